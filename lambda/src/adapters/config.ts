@@ -1,0 +1,94 @@
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import path from 'node:path';
+
+/** Everything the runtime reads from the environment, parsed once and typed. */
+export interface Config {
+  /** Folder with manifest.json and label files. */
+  modelsDir: string;
+  /** Extra manifest (JSON) that adds or overrides entries. */
+  userManifest: string | null;
+  /** Folders searched for model files, in order; the cache folder is last. */
+  modelPath: string[];
+  cacheDir: string;
+  modelS3Uri: string | null;
+  defaultClassifier: string;
+  defaultDetector: string;
+  /** Models loaded at start-up (Lambda init phase). */
+  preload: string[];
+  intraOpThreads: number;
+  maxImageBytes: number;
+  maxImagePixels: number;
+  maxQueuePerModel: number;
+  requestTimeoutMs: number;
+  corsAllowedOrigins: string[];
+  /** Buckets allowed for {"s3": {...}} image input; empty disables it. */
+  imageS3Buckets: string[];
+  s3Endpoint: string | null;
+  onLambda: boolean;
+}
+
+function findModelsDir(): string {
+  for (let dir = __dirname, i = 0; i < 6; i++, dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, 'models', 'manifest.json'))) return path.join(dir, 'models');
+  }
+  throw new Error(`models/manifest.json not found above ${__dirname}; set MODELS_DIR`);
+}
+
+const list = (v: string | undefined, sep = ',') =>
+  (v ?? '')
+    .split(sep)
+    .map((s) => s.trim())
+    .filter(Boolean);
+
+function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 1): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer >= ${min}, got '${raw}'`);
+  return n;
+}
+
+/**
+ * Lambda gives 1 vCPU per 1,769 MB of memory (6 at most); more intra-op threads than vCPUs only
+ * adds contention.
+ */
+export function threadsForLambdaMemory(memoryMb: number): number {
+  return Math.max(1, Math.min(6, Math.floor(memoryMb / 1769)));
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const onLambda = Boolean(env.AWS_LAMBDA_FUNCTION_NAME);
+  const modelsDir = env.MODELS_DIR ? path.resolve(env.MODELS_DIR) : findModelsDir();
+  const cacheDir = path.resolve(
+    env.MODEL_CACHE_DIR ?? (onLambda ? '/tmp/models' : path.join(path.dirname(modelsDir), '.cache', 'models')),
+  );
+  const defaultClassifier = env.DEFAULT_CLASSIFIER || 'resnet50-v1-12';
+  const defaultDetector = env.DEFAULT_DETECTOR || 'yolov4';
+  const memory = Number(env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE);
+  const threads = env.ORT_INTRA_OP_THREADS
+    ? int(env, 'ORT_INTRA_OP_THREADS', 1)
+    : memory > 0
+      ? threadsForLambdaMemory(memory)
+      : availableParallelism();
+  return {
+    modelsDir,
+    userManifest: env.MODEL_MANIFEST ? path.resolve(env.MODEL_MANIFEST) : null,
+    modelPath: [...list(env.MODEL_PATH, ':').map((p) => path.resolve(p)), cacheDir],
+    cacheDir,
+    modelS3Uri: env.MODEL_S3_URI || null,
+    defaultClassifier,
+    defaultDetector,
+    preload: env.PRELOAD_MODELS !== undefined ? list(env.PRELOAD_MODELS) : [defaultClassifier, defaultDetector],
+    intraOpThreads: threads,
+    // API Gateway and Lambda cap a synchronous payload at 6 MB; base64 makes 4.5 MB of image about 6 MB.
+    maxImageBytes: int(env, 'MAX_IMAGE_BYTES', 4_500_000),
+    maxImagePixels: int(env, 'MAX_IMAGE_PIXELS', 40_000_000),
+    maxQueuePerModel: int(env, 'MAX_QUEUE_PER_MODEL', 16),
+    requestTimeoutMs: int(env, 'REQUEST_TIMEOUT_MS', 25_000),
+    corsAllowedOrigins: list(env.CORS_ALLOWED_ORIGINS),
+    imageS3Buckets: list(env.IMAGE_S3_BUCKETS),
+    s3Endpoint: env.S3_ENDPOINT || null,
+    onLambda,
+  };
+}

@@ -1,0 +1,86 @@
+import * as ort from 'onnxruntime-node';
+import { ModelUnavailableError } from '../core/errors';
+import type { ModelSpec } from '../core/manifest';
+import type { LoadedModel, ModelRuntime } from '../core/ports';
+import type { OutputMap } from '../core/tensor-types';
+
+export interface OnnxRuntimeOptions {
+  intraOpThreads: number;
+  /** onnxruntime's 'all' fuses Conv+BN+activation; 'disabled' is for comparisons only. */
+  graphOptimizationLevel?: ort.InferenceSession.SessionOptions['graphOptimizationLevel'];
+}
+
+type Dim = number | string | null;
+
+/** Numeric dims must match; symbolic dims (strings, null) match anything. */
+function shapeMismatch(actual: readonly Dim[], expected: readonly Dim[]): boolean {
+  if (actual.length === 0) return false; // onnxruntime reports no shape for some models
+  if (actual.length !== expected.length) return true;
+  return actual.some((a, i) => typeof a === 'number' && typeof expected[i] === 'number' && a !== expected[i] && a > 0);
+}
+
+const fmt = (dims: readonly Dim[]) => `[${dims.map((d) => (typeof d === 'number' ? d : '?')).join(',')}]`;
+
+function checkIo(session: ort.InferenceSession, spec: ModelSpec): string[] {
+  const problems: string[] = [];
+  const { input } = spec;
+  const inMeta = session.inputMetadata.find((m) => m.name === input.name);
+  if (!inMeta) {
+    problems.push(`input '${input.name}' not in model (has ${session.inputNames.join(', ')})`);
+  } else if (inMeta.isTensor) {
+    const expected = input.layout === 'NCHW' ? [null, 3, input.height, input.width] : [null, input.height, input.width, 3];
+    if (inMeta.type !== 'float32') problems.push(`input '${input.name}' is ${inMeta.type}, manifest says float32`);
+    if (shapeMismatch(inMeta.shape, expected)) {
+      problems.push(`input '${input.name}' has shape ${fmt(inMeta.shape)}, manifest says ${input.layout} ${fmt(expected)}`);
+    }
+  }
+  for (const out of spec.outputs) {
+    const meta = session.outputMetadata.find((m) => m.name === out.name);
+    if (!meta) problems.push(`output '${out.name}' not in model (has ${session.outputNames.join(', ')})`);
+    else if (meta.isTensor && shapeMismatch(meta.shape, out.shape)) {
+      problems.push(`output '${out.name}' has shape ${fmt(meta.shape)}, manifest says ${fmt(out.shape)}`);
+    }
+  }
+  return problems;
+}
+
+export class OnnxModelRuntime implements ModelRuntime {
+  constructor(private readonly options: OnnxRuntimeOptions) {}
+
+  async load(spec: ModelSpec, file: string): Promise<LoadedModel> {
+    let session: ort.InferenceSession;
+    try {
+      session = await ort.InferenceSession.create(file, {
+        intraOpNumThreads: this.options.intraOpThreads,
+        interOpNumThreads: 1,
+        executionMode: 'sequential',
+        graphOptimizationLevel: this.options.graphOptimizationLevel ?? 'all',
+      });
+    } catch (e) {
+      throw new ModelUnavailableError(spec.id, `onnxruntime could not load the file: ${(e as Error).message}`, {
+        cause: e,
+      });
+    }
+    const problems = checkIo(session, spec);
+    if (problems.length > 0) {
+      await session.release();
+      throw new ModelUnavailableError(spec.id, `the file does not match its manifest entry: ${problems.join('; ')}`);
+    }
+    const inputName = spec.input.name;
+    const outputNames = spec.outputs.map((o) => o.name);
+    return {
+      async run(data: Float32Array, dims: readonly number[]): Promise<OutputMap> {
+        const feeds = { [inputName]: new ort.Tensor('float32', data, dims) };
+        const results = await session.run(feeds, outputNames);
+        const out: Record<string, { data: Float32Array; dims: readonly number[] }> = {};
+        for (const name of outputNames) {
+          const t = results[name];
+          if (!t || !(t.data instanceof Float32Array)) throw new Error(`model output '${name}' is not float32`);
+          out[name] = { data: t.data, dims: t.dims };
+        }
+        return out;
+      },
+      dispose: () => session.release(),
+    };
+  }
+}

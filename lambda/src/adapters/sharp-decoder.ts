@@ -1,0 +1,136 @@
+import sharp from 'sharp';
+import {
+  InvalidRequestError,
+  PayloadTooLargeError,
+  UnprocessableImageError,
+  UnsupportedMediaTypeError,
+} from '../core/errors';
+import { planResize } from '../core/geometry';
+import type { ModelSpec } from '../core/manifest';
+import type { ImageDecoder, PreparedImage } from '../core/ports';
+import type { Detection } from '../core/results';
+
+export interface SharpDecoderOptions {
+  /** Decoded pixel cap: a 100000×100000 header is refused before any pixel is decoded. */
+  maxPixels: number;
+  /** Longest/shortest side beyond this is refused: resizing a 1×40000 strip to 256 px would explode. */
+  maxAspectRatio?: number;
+}
+
+const SUPPORTED = 'JPEG, PNG, WebP, GIF, AVIF or TIFF';
+
+/** Maps sharp/libvips failures to typed errors; the message keeps libvips' reason, never a path. */
+function decodeError(e: unknown, maxPixels: number): Error {
+  const message = e instanceof Error ? e.message : String(e);
+  if (/unsupported image format/i.test(message)) {
+    return new UnsupportedMediaTypeError(`The body is not a supported image (${SUPPORTED}).`);
+  }
+  if (/pixel limit/i.test(message)) {
+    return new PayloadTooLargeError(`The image has more than ${maxPixels.toLocaleString('en')} pixels.`);
+  }
+  return new UnprocessableImageError(`The image could not be decoded: ${message.split('\n')[0] ?? 'corrupt data'}`);
+}
+
+/**
+ * Decodes untrusted image bytes with sharp: sniffs the real format, applies EXIF orientation,
+ * flattens alpha, converts to sRGB and resizes in one libvips pipeline (JPEG shrink-on-load means
+ * a 12 MP photo is never fully decoded).
+ */
+export class SharpImageDecoder implements ImageDecoder {
+  private readonly maxAspectRatio: number;
+
+  constructor(private readonly options: SharpDecoderOptions) {
+    this.maxAspectRatio = options.maxAspectRatio ?? 50;
+  }
+
+  private input(bytes: Uint8Array) {
+    return sharp(bytes, { failOn: 'error', limitInputPixels: this.options.maxPixels, pages: 1 });
+  }
+
+  /** Format and oriented size from the header alone. */
+  async probe(bytes: Uint8Array): Promise<{ format: string; width: number; height: number }> {
+    if (bytes.length === 0) throw new InvalidRequestError('The request has no image: the body is empty.');
+    let meta: sharp.Metadata;
+    try {
+      meta = await this.input(bytes).metadata();
+    } catch (e) {
+      throw decodeError(e, this.options.maxPixels);
+    }
+    let format: string = meta.format;
+    if (format === 'heif') {
+      if (meta.compression !== 'av1') {
+        throw new UnsupportedMediaTypeError(`HEIC/HEIF (${meta.compression ?? 'unknown'}) images are not supported; send ${SUPPORTED}.`);
+      }
+      format = 'avif';
+    }
+    if (!['jpeg', 'png', 'webp', 'gif', 'avif', 'tiff'].includes(format)) {
+      throw new UnsupportedMediaTypeError(`${format.toUpperCase()} images are not supported; send ${SUPPORTED}.`);
+    }
+    const { width, height } = meta.autoOrient;
+    if (!(width > 0 && height > 0)) throw new UnprocessableImageError('The image header has no size.');
+    if (width * height > this.options.maxPixels) {
+      throw new PayloadTooLargeError(
+        `The image is ${width}×${height}; the limit is ${this.options.maxPixels.toLocaleString('en')} pixels.`,
+      );
+    }
+    if (Math.max(width, height) / Math.min(width, height) > this.maxAspectRatio) {
+      throw new UnprocessableImageError(`The image is ${width}×${height}: aspect ratio over ${this.maxAspectRatio}:1.`);
+    }
+    return { format, width, height };
+  }
+
+  async prepare(bytes: Uint8Array, model: Pick<ModelSpec, 'input' | 'preprocess'>): Promise<PreparedImage> {
+    const { format, width, height } = await this.probe(bytes);
+    const original = { width, height };
+    const plan = planResize(original, model.preprocess.resize, model.input);
+    let pipeline = this.input(bytes)
+      .autoOrient()
+      .flatten({ background: '#ffffff' })
+      .resize(plan.resize.width, plan.resize.height, { fit: 'fill', kernel: 'linear' });
+    if (plan.mode === 'center-crop') pipeline = pipeline.extract(plan.crop);
+    if (plan.mode === 'letterbox') {
+      const v = plan.pad.value;
+      pipeline = pipeline.extend({ ...plan.pad, background: { r: v, g: v, b: v } });
+    }
+    let out: { data: Buffer; info: sharp.OutputInfo };
+    try {
+      out = await pipeline.toColourspace('srgb').removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    } catch (e) {
+      throw decodeError(e, this.options.maxPixels);
+    }
+    const { info, data } = out;
+    if (info.channels !== 3 || info.width !== model.input.width || info.height !== model.input.height) {
+      throw new UnprocessableImageError(`The image decoded to an unexpected ${info.width}×${info.height}×${info.channels}.`);
+    }
+    return { rgb: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height, original, format, plan };
+  }
+
+  async annotate(bytes: Uint8Array, detections: readonly Detection[]): Promise<Uint8Array> {
+    const { width, height } = await this.probe(bytes);
+    const stroke = Math.max(2, Math.round(Math.max(width, height) / 300));
+    const font = Math.max(12, stroke * 6);
+    const esc = (s: string) => s.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
+    const palette = ['#e6194b', '#3cb44b', '#4363d8', '#f58231', '#911eb4', '#42d4f4', '#f032e6', '#9a6324'];
+    const shapes = detections.map((d) => {
+      const { x1, y1, x2, y2 } = d.box;
+      const colour = palette[d.classId % palette.length] ?? '#e6194b';
+      const text = `${esc(d.label)} ${Math.round(d.score * 100)}%`;
+      const ty = y1 > font + 4 ? y1 - 4 : y1 + font + 2;
+      return (
+        `<rect x="${x1}" y="${y1}" width="${x2 - x1}" height="${y2 - y1}" fill="none" stroke="${colour}" stroke-width="${stroke}"/>` +
+        `<text x="${x1 + 2}" y="${ty}" font-family="sans-serif" font-size="${font}" fill="${colour}" stroke="#000" stroke-width="0.5">${text}</text>`
+      );
+    });
+    const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">${shapes.join('')}</svg>`;
+    try {
+      return await this.input(bytes)
+        .autoOrient()
+        .flatten({ background: '#ffffff' })
+        .composite([{ input: Buffer.from(svg), top: 0, left: 0 }])
+        .jpeg({ quality: 85 })
+        .toBuffer();
+    } catch (e) {
+      throw decodeError(e, this.options.maxPixels);
+    }
+  }
+}

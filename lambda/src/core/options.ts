@@ -1,0 +1,62 @@
+import { InvalidParameterError } from './errors';
+import type { Task } from './manifest';
+
+/** Request options after validation; undefined means "the model's default". */
+export interface RecognitionOptions {
+  model?: string;
+  topK: number;
+  minConfidence?: number;
+  iou?: number;
+  maxDetections?: number;
+  /** `image`: detection answers with the annotated JPEG instead of JSON. */
+  format: 'json' | 'image';
+}
+
+export const OPTION_LIMITS = {
+  topK: { min: 1, max: 100, default: 5 },
+  minConfidence: { min: 0, max: 1 },
+  iou: { min: 0, max: 1 },
+  maxDetections: { min: 1, max: 1000 },
+} as const;
+
+function toNumber(name: string, raw: unknown, min: number, max: number, integer: boolean): number {
+  const n = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
+  if (!Number.isFinite(n) || (integer && !Number.isInteger(n)) || n < min || n > max) {
+    const kind = integer ? 'an integer' : 'a number';
+    throw new InvalidParameterError(name, `'${name}' must be ${kind} from ${min} to ${max}; got ${JSON.stringify(raw)}.`);
+  }
+  return n;
+}
+
+const present = (v: unknown) => v !== undefined && v !== null && v !== '';
+
+/**
+ * Validates raw options from a query string, JSON body or form fields (strings or numbers).
+ * Unknown keys are ignored so clients can send extra fields.
+ */
+export function parseOptions(raw: Readonly<Record<string, unknown>>, task: Task): RecognitionOptions {
+  const opts: RecognitionOptions = { topK: OPTION_LIMITS.topK.default, format: 'json' };
+  if (present(raw.model)) {
+    if (typeof raw.model !== 'string' || !/^[\w.:-]{1,100}$/.test(raw.model)) {
+      throw new InvalidParameterError('model', `'model' must be a model id such as 'resnet50-v1-12'.`);
+    }
+    opts.model = raw.model;
+  }
+  const L = OPTION_LIMITS;
+  if (present(raw.topK)) opts.topK = toNumber('topK', raw.topK, L.topK.min, L.topK.max, true);
+  if (present(raw.minConfidence)) opts.minConfidence = toNumber('minConfidence', raw.minConfidence, 0, 1, false);
+  if (present(raw.iou)) opts.iou = toNumber('iou', raw.iou, 0, 1, false);
+  if (present(raw.maxDetections)) {
+    opts.maxDetections = toNumber('maxDetections', raw.maxDetections, L.maxDetections.min, L.maxDetections.max, true);
+  }
+  if (present(raw.format)) {
+    if (raw.format !== 'json' && raw.format !== 'image') {
+      throw new InvalidParameterError('format', `'format' must be 'json' or 'image'.`);
+    }
+    if (raw.format === 'image' && task !== 'detection') {
+      throw new InvalidParameterError('format', `'format=image' is only available on /detector.`);
+    }
+    opts.format = raw.format;
+  }
+  return opts;
+}

@@ -1,0 +1,58 @@
+import type { Box, Size } from './geometry';
+import type { Task } from './manifest';
+
+export interface Prediction {
+  label: string;
+  synset: string | null;
+  classId: number;
+  probability: number;
+}
+
+export interface Detection {
+  label: string;
+  classId: number;
+  score: number;
+  /** Original (EXIF-oriented) image pixels. */
+  box: Box;
+  /** The same box divided by the image width/height: [0, 1]. */
+  boxNormalized: Box;
+}
+
+export interface Timings {
+  decodeMs: number;
+  preprocessMs: number;
+  inferenceMs: number;
+  postprocessMs: number;
+  totalMs: number;
+}
+
+export interface ImageInfo extends Size {
+  format: string;
+}
+
+interface ResultBase {
+  task: Task;
+  model: string;
+  /** Top-1 label (classification) or best detection's label, null when nothing was found. */
+  label: string | null;
+  image: ImageInfo;
+  timings: Timings;
+}
+
+export interface ClassificationResult extends ResultBase {
+  task: 'classification';
+  label: string;
+  predictions: Prediction[];
+}
+
+export interface DetectionResult extends ResultBase {
+  task: 'detection';
+  detections: Detection[];
+}
+
+export type RecognitionResult = ClassificationResult | DetectionResult;
+
+export interface Labels {
+  names: readonly string[];
+  synsets: readonly string[] | null;
+}

@@ -1,0 +1,33 @@
+import type { Config } from '../adapters/config';
+import { loadManifest } from '../adapters/manifest-loader';
+import { ModelFileStore } from '../adapters/model-files';
+import { OnnxModelRuntime } from '../adapters/onnx-runtime';
+import { createS3Client, parseS3Uri, S3ModelSource } from '../adapters/s3-model-source';
+import { SharpImageDecoder } from '../adapters/sharp-decoder';
+import { RecognitionService } from './recognition-service';
+
+/** The composition root: real adapters wired to the facade from a parsed Config. */
+export function createService(config: Config): RecognitionService {
+  const manifest = loadManifest(config.modelsDir, config.userManifest);
+  const s3 = config.modelS3Uri
+    ? new S3ModelSource(createS3Client(config.s3Endpoint), parseS3Uri(config.modelS3Uri), config.cacheDir)
+    : null;
+  const files = new ModelFileStore(
+    config.modelPath,
+    config.modelsDir,
+    config.cacheDir,
+    s3
+      ? async (spec) => {
+          await s3.ensure(spec);
+        }
+      : undefined,
+  );
+  return new RecognitionService({
+    manifest,
+    files,
+    runtime: new OnnxModelRuntime({ intraOpThreads: config.intraOpThreads }),
+    decoder: new SharpImageDecoder({ maxPixels: config.maxImagePixels }),
+    defaults: { classification: config.defaultClassifier, detection: config.defaultDetector },
+    maxQueuePerModel: config.maxQueuePerModel,
+  });
+}

@@ -1,0 +1,244 @@
+import { InvalidParameterError, ModelNotFoundError, ModelUnavailableError, RecognitionError } from '../core/errors';
+import type { Manifest, ModelSpec, Task } from '../core/manifest';
+import type { RecognitionOptions } from '../core/options';
+import type { ImageDecoder, LoadedModel, ModelFiles, ModelRuntime } from '../core/ports';
+import { classifyOutput, detectOutput } from '../core/postprocess';
+import type { ClassificationResult, DetectionResult, Labels, RecognitionResult } from '../core/results';
+import { SerialQueue } from '../core/serial-queue';
+import { packTensor } from '../core/tensor';
+
+export interface ServiceDeps {
+  manifest: Manifest;
+  files: ModelFiles;
+  runtime: ModelRuntime;
+  decoder: ImageDecoder;
+  defaults: Record<Task, string>;
+  maxQueuePerModel: number;
+  /** How long a failed load is remembered before it is tried again (a file may appear meanwhile). */
+  retryFailedLoadAfterMs?: number;
+  now?: () => number;
+}
+
+interface Ready {
+  model: LoadedModel;
+  labels: Labels;
+  queue: SerialQueue;
+}
+
+interface Slot {
+  ready: Promise<Ready>;
+  failedAt?: number;
+  loaded: boolean;
+}
+
+export interface ModelStatus {
+  id: string;
+  task: Task;
+  description: string;
+  default: boolean;
+  input: { width: number; height: number; layout: string };
+  labels: number;
+  license: string;
+  source: string;
+  available: boolean;
+  loaded: boolean;
+}
+
+export interface AnnotatedImage {
+  result: DetectionResult;
+  jpeg: Uint8Array;
+}
+
+/**
+ * The one facade transports call: photo bytes and options in, a typed result out. It owns model
+ * loading (once per model, reused), one run queue per model, and the stage timings.
+ */
+export class RecognitionService {
+  private readonly slots = new Map<string, Slot>();
+  private readonly now: () => number;
+
+  constructor(private readonly deps: ServiceDeps) {
+    this.now = deps.now ?? (() => performance.now());
+  }
+
+  get manifest(): Manifest {
+    return this.deps.manifest;
+  }
+
+  spec(id: string): ModelSpec {
+    const spec = this.deps.manifest.models.find((m) => m.id === id);
+    if (!spec) throw new ModelNotFoundError(id, this.deps.manifest.models.map((m) => m.id));
+    return spec;
+  }
+
+  defaultModel(task: Task): string {
+    return this.deps.defaults[task];
+  }
+
+  /** Loads (or returns the already loaded) model; concurrent callers share one load. */
+  private acquire(spec: ModelSpec): Promise<Ready> {
+    const existing = this.slots.get(spec.id);
+    const retryAfter = this.deps.retryFailedLoadAfterMs ?? 5000;
+    if (existing && (existing.failedAt === undefined || this.now() - existing.failedAt < retryAfter)) {
+      return existing.ready;
+    }
+    const slot: Slot = { loaded: false, ready: Promise.resolve(undefined as never) };
+    slot.ready = (async () => {
+      const file = await this.deps.files.locate(spec);
+      const labels = await this.deps.files.labels(spec);
+      const model = await this.deps.runtime.load(spec, file);
+      slot.loaded = true;
+      return { model, labels, queue: new SerialQueue(this.deps.maxQueuePerModel, spec.id) };
+    })().catch((e: unknown) => {
+      slot.failedAt = this.now();
+      throw e instanceof RecognitionError ? e : new ModelUnavailableError(spec.id, String(e), { cause: e });
+    });
+    // A failed preload must not surface as an unhandled rejection; callers see it when they await.
+    slot.ready.catch(() => undefined);
+    this.slots.set(spec.id, slot);
+    return slot.ready;
+  }
+
+  /** Loads models now (Lambda init, server start); reports each outcome instead of throwing. */
+  async preload(ids: readonly string[]): Promise<{ id: string; ok: boolean; error?: string }[]> {
+    return Promise.all(
+      ids.map(async (id) => {
+        try {
+          await this.acquire(this.spec(id));
+          return { id, ok: true };
+        } catch (e) {
+          return { id, ok: false, error: (e as Error).message };
+        }
+      }),
+    );
+  }
+
+  private resolveModel(task: Task, requested: string | undefined): ModelSpec {
+    const spec = this.spec(requested ?? this.deps.defaults[task]);
+    if (spec.task !== task) {
+      throw new InvalidParameterError('model', `Model '${spec.id}' does ${spec.task}, not ${task}.`);
+    }
+    return spec;
+  }
+
+  async recognize(task: Task, bytes: Uint8Array, opts: RecognitionOptions): Promise<RecognitionResult> {
+    return task === 'classification' ? this.classify(bytes, opts) : this.detect(bytes, opts);
+  }
+
+  async classify(bytes: Uint8Array, opts: Pick<RecognitionOptions, 'model' | 'topK'>): Promise<ClassificationResult> {
+    const spec = this.resolveModel('classification', opts.model);
+    if (spec.postprocess.family !== 'classification') throw new Error('unreachable: validated manifest');
+    const post = spec.postprocess;
+    const r = await this.infer(spec, bytes);
+    const t = this.now();
+    const output = r.outputs[spec.outputs[0]?.name ?? ''];
+    if (!output) throw new Error(`model '${spec.id}' returned no '${spec.outputs[0]?.name}'`);
+    const predictions = classifyOutput(output, post, r.labels, opts.topK);
+    const postprocessMs = this.now() - t;
+    return {
+      task: 'classification',
+      model: spec.id,
+      label: predictions[0]?.label ?? '',
+      predictions,
+      image: r.image,
+      timings: this.timings(r, postprocessMs),
+    };
+  }
+
+  async detect(
+    bytes: Uint8Array,
+    opts: Pick<RecognitionOptions, 'model' | 'minConfidence' | 'iou' | 'maxDetections'>,
+  ): Promise<DetectionResult> {
+    const spec = this.resolveModel('detection', opts.model);
+    if (spec.postprocess.family === 'classification') throw new Error('unreachable: validated manifest');
+    const post = spec.postprocess;
+    const r = await this.infer(spec, bytes);
+    const t = this.now();
+    const detections = detectOutput(r.outputs, post, spec.input, r.plan, r.original, r.labels, {
+      scoreThreshold: opts.minConfidence ?? post.scoreThreshold,
+      iouThreshold: opts.iou ?? post.iouThreshold,
+      maxDetections: opts.maxDetections ?? post.maxDetections,
+    });
+    const postprocessMs = this.now() - t;
+    return {
+      task: 'detection',
+      model: spec.id,
+      label: detections[0]?.label ?? null,
+      detections,
+      image: r.image,
+      timings: this.timings(r, postprocessMs),
+    };
+  }
+
+  /** Detection drawn on the photo (format=image). */
+  async annotate(bytes: Uint8Array, opts: RecognitionOptions): Promise<AnnotatedImage> {
+    const result = await this.detect(bytes, opts);
+    return { result, jpeg: await this.deps.decoder.annotate(bytes, result.detections) };
+  }
+
+  private async infer(spec: ModelSpec, bytes: Uint8Array) {
+    const start = this.now();
+    // Decode before waiting for the model, so a bad image fails fast even while the model loads.
+    const prepared = await this.deps.decoder.prepare(bytes, spec);
+    const decoded = this.now();
+    const tensor = packTensor(prepared.rgb, prepared.width, prepared.height, spec.preprocess, spec.input.layout);
+    const dims =
+      spec.input.layout === 'NCHW' ? [1, 3, prepared.height, prepared.width] : [1, prepared.height, prepared.width, 3];
+    const preprocessed = this.now();
+    const ready = await this.acquire(spec);
+    let inferenceMs = 0;
+    const outputs = await ready.queue.run(async () => {
+      const t = this.now();
+      const out = await ready.model.run(tensor, dims);
+      inferenceMs = this.now() - t;
+      return out;
+    });
+    return {
+      outputs,
+      labels: ready.labels,
+      plan: prepared.plan,
+      original: prepared.original,
+      image: { width: prepared.original.width, height: prepared.original.height, format: prepared.format },
+      start,
+      decodeMs: decoded - start,
+      preprocessMs: preprocessed - decoded,
+      inferenceMs,
+    };
+  }
+
+  private timings(r: { start: number; decodeMs: number; preprocessMs: number; inferenceMs: number }, postprocessMs: number) {
+    const ms = (v: number) => Math.round(v * 100) / 100;
+    return {
+      decodeMs: ms(r.decodeMs),
+      preprocessMs: ms(r.preprocessMs),
+      inferenceMs: ms(r.inferenceMs),
+      postprocessMs: ms(postprocessMs),
+      totalMs: ms(this.now() - r.start),
+    };
+  }
+
+  models(): ModelStatus[] {
+    return this.deps.manifest.models.map((m) => ({
+      id: m.id,
+      task: m.task,
+      description: m.description,
+      default: this.deps.defaults[m.task] === m.id,
+      input: { width: m.input.width, height: m.input.height, layout: m.input.layout },
+      labels: m.numClasses,
+      license: m.license,
+      source: m.source,
+      available: this.deps.files.isPresent(m),
+      loaded: this.slots.get(m.id)?.loaded === true,
+    }));
+  }
+
+  loadedModels(): string[] {
+    return [...this.slots.entries()].filter(([, s]) => s.loaded).map(([id]) => id);
+  }
+
+  async close(): Promise<void> {
+    const slots = [...this.slots.values()];
+    this.slots.clear();
+    await Promise.all(slots.map(async (s) => (await s.ready.catch(() => null))?.model.dispose()));
+  }
+}

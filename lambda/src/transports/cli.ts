@@ -1,0 +1,94 @@
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../adapters/config';
+import { createService } from '../service/create-service';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { createLambdaHandler } from './lambda-handler';
+
+const USAGE = `usage: npm run classify -- <image> [--task classify|detect] [--model <id>] [--top-k N]
+                         [--min-confidence X] [--iou X] [--max-detections N] [--manifest <file>]`;
+
+/** Exit codes: 0 answer, 2 usage, 3 model unavailable, 4 bad image, 1 anything else. */
+function exitCodeFor(status: number, code: string | undefined): number {
+  if (status === 200) return 0;
+  if (code === 'MODEL_UNAVAILABLE' || code === 'NOT_FOUND') return 3;
+  if (status >= 400 && status < 500) return 4;
+  return 1;
+}
+
+/**
+ * `npm run classify -- photo.jpg`: runs the photo through the same handler the API uses and
+ * prints the same JSON body.
+ */
+async function main(): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      allowPositionals: true,
+      options: {
+        task: { type: 'string', default: 'classify' },
+        model: { type: 'string' },
+        'top-k': { type: 'string' },
+        'min-confidence': { type: 'string' },
+        iou: { type: 'string' },
+        'max-detections': { type: 'string' },
+        manifest: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (e) {
+    process.stderr.write(`${(e as Error).message}\n${USAGE}\n`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  const file = positionals[0];
+  if (values.help || !file || !['classify', 'detect'].includes(values.task)) {
+    process.stderr.write(`${USAGE}\n`);
+    return values.help ? 0 : 2;
+  }
+  let image: Buffer;
+  try {
+    image = await readFile(file);
+  } catch (e) {
+    process.stderr.write(`Cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n`);
+    return 2;
+  }
+  const env: NodeJS.ProcessEnv = { ...process.env, PRELOAD_MODELS: '' };
+  if (values.manifest) env.MODEL_MANIFEST = values.manifest;
+  process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+  process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
+  const config = loadConfig(env);
+  const service = createService(config);
+  const handler = createLambdaHandler(service, config);
+  const query: Record<string, string> = {};
+  const put = (k: string, v: string | undefined) => {
+    if (v !== undefined) query[k] = v;
+  };
+  put('model', values.model);
+  put('topK', values['top-k']);
+  put('minConfidence', values['min-confidence']);
+  put('iou', values.iou);
+  put('maxDetections', values['max-detections']);
+  const event = {
+    httpMethod: 'POST',
+    path: values.task === 'detect' ? '/detector' : '/classifier',
+    headers: { 'content-type': 'application/octet-stream' },
+    queryStringParameters: query,
+    body: image.toString('base64'),
+    isBase64Encoded: true,
+  } as unknown as APIGatewayProxyEvent;
+  const result = (await handler(event)) as APIGatewayProxyResult;
+  await service.close();
+  process.stdout.write(`${result.body}\n`);
+  const body = JSON.parse(result.body) as { error?: string };
+  if (result.statusCode !== 200) process.stderr.write(`Failed (${result.statusCode} ${body.error ?? ''})\n`);
+  return exitCodeFor(result.statusCode, body.error);
+}
+
+main().then(
+  (code) => (process.exitCode = code),
+  (e: unknown) => {
+    process.stderr.write(`classify failed: ${(e as Error).message}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,173 @@
+import {
+  InternalError,
+  isRecognitionError,
+  MethodNotAllowedError,
+  NotFoundError,
+  TimeoutError,
+  type RecognitionError,
+} from '../../core/errors';
+import type { Task } from '../../core/manifest';
+import { parseOptions } from '../../core/options';
+import type { RecognitionResult } from '../../core/results';
+import type { RecognitionService } from '../../service/recognition-service';
+import type { ApiRequest, ApiResponse } from './api-types';
+import { STATUS_BY_CODE } from './error-status';
+import openapi from './openapi.json';
+import { readImageRequest } from './request-body';
+
+export interface ApiSettings {
+  maxImageBytes: number;
+  requestTimeoutMs: number;
+  corsAllowedOrigins: readonly string[];
+}
+
+/** What the transport learns about a request, for logs and metrics. */
+export interface RequestOutcome {
+  route: string;
+  statusCode: number;
+  errorCode?: string;
+  error?: unknown;
+  result?: RecognitionResult;
+}
+
+const ROUTES: Record<string, { methods: string[]; task?: Task }> = {
+  '/classifier': { methods: ['POST'], task: 'classification' },
+  '/detector': { methods: ['POST'], task: 'detection' },
+  '/models': { methods: ['GET'] },
+  '/health': { methods: ['GET'] },
+  '/openapi.json': { methods: ['GET'] },
+};
+
+const BASE_HEADERS = {
+  'Content-Type': 'application/json; charset=utf-8',
+  'Cache-Control': 'no-store',
+  'X-Content-Type-Options': 'nosniff',
+};
+
+function json(statusCode: number, body: unknown, extra: Record<string, string> = {}): ApiResponse {
+  return { statusCode, headers: { ...BASE_HEADERS, ...extra }, body: JSON.stringify(body) };
+}
+
+export function errorBody(e: RecognitionError, requestId: string) {
+  const statusCode = STATUS_BY_CODE[e.code];
+  // INTERNAL never repeats the underlying message: it may hold paths or library internals.
+  const message = e.code === 'INTERNAL' ? `Internal error; quote request id ${requestId}.` : e.message;
+  return { statusCode, error: e.code, message, requestId };
+}
+
+export function errorResponse(e: RecognitionError, requestId: string): ApiResponse {
+  const extra: Record<string, string> = {};
+  if (e instanceof MethodNotAllowedError) extra.Allow = e.allowed.join(', ');
+  if (e.code === 'OVERLOADED') extra['Retry-After'] = String(e.details.retryAfterSeconds ?? 1);
+  const body = errorBody(e, requestId);
+  return json(body.statusCode, body, extra);
+}
+
+export function normalisePath(path: string): string {
+  const p = path.replace(/\/{2,}/g, '/').replace(/\/+$/, '');
+  return p === '' ? '/' : p;
+}
+
+function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reject(new TimeoutError(`The request took longer than ${ms} ms.`));
+    }, ms);
+  });
+  return Promise.race([work, timeout]).finally(() => {
+    clearTimeout(timer);
+  });
+}
+
+function corsHeaders(req: ApiRequest, allowed: readonly string[]): Record<string, string> {
+  const origin = req.headers.origin;
+  if (!origin || !(allowed.includes(origin) || allowed.includes('*'))) return {};
+  return {
+    'Access-Control-Allow-Origin': allowed.includes('*') ? '*' : origin,
+    Vary: 'Origin',
+  };
+}
+
+/**
+ * The API, independent of transport: the Lambda handler and the local server both end here.
+ * Every outcome is a JSON answer with a stable shape; nothing escapes as an exception.
+ */
+export async function handleApiRequest(
+  service: RecognitionService,
+  req: ApiRequest,
+  settings: ApiSettings,
+  envelope: { coldStart: boolean },
+): Promise<{ response: ApiResponse; outcome: RequestOutcome }> {
+  const path = normalisePath(req.path);
+  const route = ROUTES[path];
+  const cors = corsHeaders(req, settings.corsAllowedOrigins);
+  const done = (response: ApiResponse, outcome: Omit<RequestOutcome, 'route' | 'statusCode'> = {}) => {
+    Object.assign(response.headers, cors);
+    return { response, outcome: { route: path, statusCode: response.statusCode, ...outcome } };
+  };
+  try {
+    if (!route) throw new NotFoundError(`No route ${path}. Try POST /classifier, POST /detector or GET /models.`);
+    if (req.method === 'OPTIONS') {
+      const preflight: Record<string, string> =
+        Object.keys(cors).length > 0
+          ? {
+              'Access-Control-Allow-Methods': [...route.methods, 'OPTIONS'].join(', '),
+              'Access-Control-Allow-Headers': 'Content-Type, X-Api-Key',
+              'Access-Control-Max-Age': '600',
+            }
+          : {};
+      return done({ statusCode: 204, headers: preflight, body: '' });
+    }
+    if (!route.methods.includes(req.method)) throw new MethodNotAllowedError(req.method, route.methods);
+
+    if (path === '/models') return done(json(200, { models: service.models() }));
+    if (path === '/health') {
+      return done(json(200, { status: 'ok', loadedModels: service.loadedModels(), requestId: req.requestId }));
+    }
+    if (path === '/openapi.json') return done(json(200, openapi));
+
+    const task = route.task as Task;
+    const work = (async () => {
+      const { image, fields } = await readImageRequest(req.body, req.headers['content-type'], settings.maxImageBytes);
+      // Query parameters win over body fields, like most HTTP APIs.
+      const options = parseOptions({ ...fields, ...req.query }, task);
+      if (options.format === 'image') {
+        const { result, jpeg } = await service.annotate(image, options);
+        return { result, jpeg };
+      }
+      return { result: await service.recognize(task, image, options), jpeg: null };
+    })();
+    const { result, jpeg } = await withTimeout(work, settings.requestTimeoutMs);
+    if (jpeg) {
+      return done(
+        {
+          statusCode: 200,
+          headers: {
+            'Content-Type': 'image/jpeg',
+            'Cache-Control': 'no-store',
+            'X-Detections': String(result.task === 'detection' ? result.detections.length : 0),
+          },
+          body: Buffer.from(jpeg),
+        },
+        { result },
+      );
+    }
+    const { task: kind, model, label, ...rest } = result;
+    return done(
+      json(200, {
+        statusCode: 200,
+        label,
+        task: kind,
+        model,
+        ...rest,
+        coldStart: envelope.coldStart,
+        requestId: req.requestId,
+      }),
+      { result },
+    );
+  } catch (e) {
+    const error = isRecognitionError(e) ? e : new InternalError('unexpected failure', {}, { cause: e });
+    return done(errorResponse(error, req.requestId), { errorCode: error.code, error: e });
+  }
+}

@@ -1,0 +1,154 @@
+import type { APIGatewayProxyResult } from 'aws-lambda';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { readFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { loadConfig, type Config } from '../adapters/config';
+import { PayloadTooLargeError } from '../core/errors';
+import { createService } from '../service/create-service';
+import type { RecognitionService } from '../service/recognition-service';
+import { errorResponse } from './http/api';
+import { toProxyEvent, writeProxyResult } from './http-event';
+import { createLambdaHandler } from './lambda-handler';
+
+export interface LocalServerOptions {
+  port?: number;
+  host?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Folder served at / (classifier.html); defaults to the repo's web/. */
+  webDir?: string;
+}
+
+export interface LocalServer {
+  url: string;
+  config: Config;
+  service: RecognitionService;
+  server: Server;
+  preload: Promise<{ id: string; ok: boolean; error?: string }[]>;
+  close(): Promise<void>;
+}
+
+const STATIC_TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+};
+
+/** The page may only load its own files and talk to this origin. */
+export const CONTENT_SECURITY_POLICY =
+  "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
+
+async function serveStatic(webDir: string, pathname: string, res: ServerResponse, headOnly: boolean): Promise<boolean> {
+  const name = pathname === '/' ? 'classifier.html' : decodeURIComponent(pathname.slice(1));
+  if (name.includes('\0') || !STATIC_TYPES[path.extname(name)]) return false;
+  const file = path.resolve(webDir, name);
+  if (!file.startsWith(webDir + path.sep)) return false;
+  let data: Buffer;
+  try {
+    data = await readFile(file);
+  } catch {
+    return false;
+  }
+  res.writeHead(200, {
+    'Content-Type': STATIC_TYPES[path.extname(name)] ?? 'application/octet-stream',
+    'Content-Length': String(data.length),
+    'Content-Security-Policy': CONTENT_SECURITY_POLICY,
+    'X-Content-Type-Options': 'nosniff',
+    'Cache-Control': 'no-cache',
+  });
+  res.end(headOnly ? undefined : data);
+  return true;
+}
+
+/** Reads the body, refusing it as soon as it passes the limit (before the rest is read). */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length']);
+    if (declared > limit) {
+      reject(new PayloadTooLargeError(`The request body is ${declared} bytes; the limit is ${limit} bytes.`));
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        req.removeAllListeners('data');
+        reject(new PayloadTooLargeError(`The request body is over the ${limit}-byte limit.`));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => {
+      resolve(Buffer.concat(chunks));
+    });
+    req.on('error', reject);
+  });
+}
+
+/**
+ * The local server: the same Lambda handler behind node:http through an API Gateway event
+ * adapter, plus the web page. Used by `npm start`, the tests and the benchmarks.
+ */
+export async function startLocalServer(options: LocalServerOptions = {}): Promise<LocalServer> {
+  const config = loadConfig(options.env ?? process.env);
+  const service = createService(config);
+  const preload = service.preload(config.preload);
+  const handler = createLambdaHandler(service, config, { ready: preload });
+  const webDir = path.resolve(options.webDir ?? path.join(path.dirname(config.modelsDir), 'web'));
+  // base64 adds a third; multipart and JSON add a little more.
+  const bodyLimit = Math.ceil((config.maxImageBytes * 4) / 3) + 64 * 1024;
+
+  const server = createServer((req, res) => {
+    void (async () => {
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      const method = req.method ?? 'GET';
+      if ((method === 'GET' || method === 'HEAD') && (await serveStatic(webDir, url.pathname, res, method === 'HEAD'))) return;
+      let body: Buffer;
+      try {
+        body = method === 'GET' || method === 'HEAD' ? Buffer.alloc(0) : await readBody(req, bodyLimit);
+      } catch (e) {
+        const requestId = randomUUID();
+        const error = e instanceof PayloadTooLargeError ? e : new PayloadTooLargeError('The request body could not be read.');
+        const response = errorResponse(error, requestId);
+        res.setHeader('Connection', 'close');
+        writeProxyResult(res, { ...response, body: response.body as string });
+        // Stop reading the rest; the client has its answer.
+        req.resume();
+        setTimeout(() => req.socket.destroy(), 1000).unref();
+        return;
+      }
+      const result = (await handler(toProxyEvent(req, url, body))) as APIGatewayProxyResult;
+      writeProxyResult(res, result);
+    })().catch(() => {
+      if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify({ statusCode: 500, error: 'INTERNAL', message: 'Internal error.', requestId: randomUUID() }));
+    });
+  });
+  server.requestTimeout = config.requestTimeoutMs + 5000;
+  server.headersTimeout = 15_000;
+  server.keepAliveTimeout = 5000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 3000, options.host ?? '127.0.0.1', resolve);
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return {
+    url: `http://${host}:${address.port}`,
+    config,
+    service,
+    server,
+    preload,
+    async close() {
+      server.closeIdleConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await service.close();
+    },
+  };
+}
