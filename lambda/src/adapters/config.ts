@@ -61,7 +61,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const onLambda = Boolean(env.AWS_LAMBDA_FUNCTION_NAME);
   const modelsDir = env.MODELS_DIR ? path.resolve(env.MODELS_DIR) : findModelsDir();
   const cacheDir = path.resolve(
-    env.MODEL_CACHE_DIR ?? (onLambda ? '/tmp/models' : path.join(path.dirname(modelsDir), '.cache', 'models')),
+    env.MODEL_CACHE_DIR ??
+      (onLambda ? '/tmp/models' : path.join(path.dirname(modelsDir), '.cache', 'models')),
   );
   const defaultClassifier = env.DEFAULT_CLASSIFIER || 'resnet50-v1-12';
   const defaultDetector = env.DEFAULT_DETECTOR || 'yolov4';
@@ -79,7 +80,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     modelS3Uri: env.MODEL_S3_URI || null,
     defaultClassifier,
     defaultDetector,
-    preload: env.PRELOAD_MODELS !== undefined ? list(env.PRELOAD_MODELS) : [defaultClassifier, defaultDetector],
+    preload:
+      env.PRELOAD_MODELS !== undefined ? list(env.PRELOAD_MODELS) : [defaultClassifier, defaultDetector],
     intraOpThreads: threads,
     // API Gateway and Lambda cap a synchronous payload at 6 MB; base64 makes 4.5 MB of image about 6 MB.
     maxImageBytes: int(env, 'MAX_IMAGE_BYTES', 4_500_000),

@@ -37,7 +37,11 @@ function manualAdvice(spec: ModelSpec, destDir: string): string {
  * Downloads a model file over HTTP(S) into destDir: verified sha256, temp file + rename, retries
  * with backoff for interrupted transfers, and a fast, explicit failure when offline.
  */
-export async function downloadModel(spec: ModelSpec, destDir: string, opts: DownloadOptions = {}): Promise<string> {
+export async function downloadModel(
+  spec: ModelSpec,
+  destDir: string,
+  opts: DownloadOptions = {},
+): Promise<string> {
   const url = spec.url;
   if (!url) throw new DownloadError(`Model '${spec.id}' has no download URL. ${manualAdvice(spec, destDir)}`);
   const dest = path.join(destDir, spec.file);
@@ -58,7 +62,8 @@ export async function downloadModel(spec: ModelSpec, destDir: string, opts: Down
         kick();
         try {
           const res = await fetch(url, { signal: controller.signal, redirect: 'follow' });
-          if (!res.ok || !res.body) throw new DownloadError(`HTTP ${res.status} ${res.statusText} from ${url}`);
+          if (!res.ok || !res.body)
+            throw new DownloadError(`HTTP ${res.status} ${res.statusText} from ${url}`);
           const total = Number(res.headers.get('content-length')) || null;
           opts.progress?.start(total);
           const body = Readable.fromWeb(res.body as WebReadableStream<Uint8Array>);
@@ -66,13 +71,17 @@ export async function downloadModel(spec: ModelSpec, destDir: string, opts: Down
             kick();
             opts.progress?.advance(n);
           });
-          if (total !== null && bytes !== total) throw new DownloadError(`short transfer: ${bytes} of ${total} bytes`);
+          if (total !== null && bytes !== total)
+            throw new DownloadError(`short transfer: ${bytes} of ${total} bytes`);
         } finally {
           clearTimeout(idle);
           opts.progress?.stop();
         }
       },
-      (e) => isOffline(e) || e instanceof ChecksumMismatchError || (e instanceof DownloadError && /HTTP 4\d\d/.test(e.message)),
+      (e) =>
+        isOffline(e) ||
+        e instanceof ChecksumMismatchError ||
+        (e instanceof DownloadError && /HTTP 4\d\d/.test(e.message)),
       (e, attempt, delay) => {
         opts.log?.(`  attempt ${attempt} failed (${(e as Error).message}); retrying in ${delay} ms`);
       },
@@ -83,9 +92,12 @@ export async function downloadModel(spec: ModelSpec, destDir: string, opts: Down
       : e instanceof ChecksumMismatchError
         ? `checksum mismatch: got ${e.actual}, expected ${e.expected}`
         : (e as Error).message;
-    throw new DownloadError(`Could not download model '${spec.id}' from ${url}: ${reason}. ${manualAdvice(spec, destDir)}`, {
-      cause: e,
-    });
+    throw new DownloadError(
+      `Could not download model '${spec.id}' from ${url}: ${reason}. ${manualAdvice(spec, destDir)}`,
+      {
+        cause: e,
+      },
+    );
   }
   return dest;
 }

@@ -56,7 +56,9 @@ export class ModelFileStore implements ModelFiles {
       try {
         await this.fetchMissing(spec);
       } catch (e) {
-        throw new ModelUnavailableError(spec.id, `could not fetch '${spec.file}': ${(e as Error).message}`, { cause: e });
+        throw new ModelUnavailableError(spec.id, `could not fetch '${spec.file}': ${(e as Error).message}`, {
+          cause: e,
+        });
       }
     }
     const file = this.find(spec);

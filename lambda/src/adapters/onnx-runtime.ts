@@ -16,7 +16,9 @@ type Dim = number | string | null;
 function shapeMismatch(actual: readonly Dim[], expected: readonly Dim[]): boolean {
   if (actual.length === 0) return false; // onnxruntime reports no shape for some models
   if (actual.length !== expected.length) return true;
-  return actual.some((a, i) => typeof a === 'number' && typeof expected[i] === 'number' && a !== expected[i] && a > 0);
+  return actual.some(
+    (a, i) => typeof a === 'number' && typeof expected[i] === 'number' && a !== expected[i] && a > 0,
+  );
 }
 
 const fmt = (dims: readonly Dim[]) => `[${dims.map((d) => (typeof d === 'number' ? d : '?')).join(',')}]`;
@@ -28,10 +30,14 @@ function checkIo(session: ort.InferenceSession, spec: ModelSpec): string[] {
   if (!inMeta) {
     problems.push(`input '${input.name}' not in model (has ${session.inputNames.join(', ')})`);
   } else if (inMeta.isTensor) {
-    const expected = input.layout === 'NCHW' ? [null, 3, input.height, input.width] : [null, input.height, input.width, 3];
-    if (inMeta.type !== 'float32') problems.push(`input '${input.name}' is ${inMeta.type}, manifest says float32`);
+    const expected =
+      input.layout === 'NCHW' ? [null, 3, input.height, input.width] : [null, input.height, input.width, 3];
+    if (inMeta.type !== 'float32')
+      problems.push(`input '${input.name}' is ${inMeta.type}, manifest says float32`);
     if (shapeMismatch(inMeta.shape, expected)) {
-      problems.push(`input '${input.name}' has shape ${fmt(inMeta.shape)}, manifest says ${input.layout} ${fmt(expected)}`);
+      problems.push(
+        `input '${input.name}' has shape ${fmt(inMeta.shape)}, manifest says ${input.layout} ${fmt(expected)}`,
+      );
     }
   }
   for (const out of spec.outputs) {
@@ -57,14 +63,21 @@ export class OnnxModelRuntime implements ModelRuntime {
         graphOptimizationLevel: this.options.graphOptimizationLevel ?? 'all',
       });
     } catch (e) {
-      throw new ModelUnavailableError(spec.id, `onnxruntime could not load the file: ${(e as Error).message}`, {
-        cause: e,
-      });
+      throw new ModelUnavailableError(
+        spec.id,
+        `onnxruntime could not load the file: ${(e as Error).message}`,
+        {
+          cause: e,
+        },
+      );
     }
     const problems = checkIo(session, spec);
     if (problems.length > 0) {
       await session.release();
-      throw new ModelUnavailableError(spec.id, `the file does not match its manifest entry: ${problems.join('; ')}`);
+      throw new ModelUnavailableError(
+        spec.id,
+        `the file does not match its manifest entry: ${problems.join('; ')}`,
+      );
     }
     const inputName = spec.input.name;
     const outputNames = spec.outputs.map((o) => o.name);
@@ -75,7 +88,8 @@ export class OnnxModelRuntime implements ModelRuntime {
         const out: Record<string, { data: Float32Array; dims: readonly number[] }> = {};
         for (const name of outputNames) {
           const t = results[name];
-          if (!t || !(t.data instanceof Float32Array)) throw new Error(`model output '${name}' is not float32`);
+          if (!t || !(t.data instanceof Float32Array))
+            throw new Error(`model output '${name}' is not float32`);
           out[name] = { data: t.data, dims: t.dims };
         }
         return out;

@@ -46,7 +46,9 @@ export class S3ModelSource {
       this.retry.attempts,
       this.retry.baseDelayMs,
       async () => {
-        const res = await this.client.send(new GetObjectCommand({ Bucket: this.location.bucket, Key: this.key(spec) }));
+        const res = await this.client.send(
+          new GetObjectCommand({ Bucket: this.location.bucket, Key: this.key(spec) }),
+        );
         if (!res.Body) throw new Error(`empty body for s3://${this.location.bucket}/${this.key(spec)}`);
         await writeVerified(res.Body as Readable, dest, spec.sha256);
       },

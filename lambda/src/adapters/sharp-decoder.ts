@@ -28,7 +28,9 @@ function decodeError(e: unknown, maxPixels: number): Error {
   if (/pixel limit/i.test(message)) {
     return new PayloadTooLargeError(`The image has more than ${maxPixels.toLocaleString('en')} pixels.`);
   }
-  return new UnprocessableImageError(`The image could not be decoded: ${message.split('\n')[0] ?? 'corrupt data'}`);
+  return new UnprocessableImageError(
+    `The image could not be decoded: ${message.split('\n')[0] ?? 'corrupt data'}`,
+  );
 }
 
 /**
@@ -59,12 +61,16 @@ export class SharpImageDecoder implements ImageDecoder {
     let format: string = meta.format;
     if (format === 'heif') {
       if (meta.compression !== 'av1') {
-        throw new UnsupportedMediaTypeError(`HEIC/HEIF (${meta.compression ?? 'unknown'}) images are not supported; send ${SUPPORTED}.`);
+        throw new UnsupportedMediaTypeError(
+          `HEIC/HEIF (${meta.compression ?? 'unknown'}) images are not supported; send ${SUPPORTED}.`,
+        );
       }
       format = 'avif';
     }
     if (!['jpeg', 'png', 'webp', 'gif', 'avif', 'tiff'].includes(format)) {
-      throw new UnsupportedMediaTypeError(`${format.toUpperCase()} images are not supported; send ${SUPPORTED}.`);
+      throw new UnsupportedMediaTypeError(
+        `${format.toUpperCase()} images are not supported; send ${SUPPORTED}.`,
+      );
     }
     const { width, height } = meta.autoOrient;
     if (!(width > 0 && height > 0)) throw new UnprocessableImageError('The image header has no size.');
@@ -74,7 +80,9 @@ export class SharpImageDecoder implements ImageDecoder {
       );
     }
     if (Math.max(width, height) / Math.min(width, height) > this.maxAspectRatio) {
-      throw new UnprocessableImageError(`The image is ${width}×${height}: aspect ratio over ${this.maxAspectRatio}:1.`);
+      throw new UnprocessableImageError(
+        `The image is ${width}×${height}: aspect ratio over ${this.maxAspectRatio}:1.`,
+      );
     }
     return { format, width, height };
   }
@@ -100,9 +108,18 @@ export class SharpImageDecoder implements ImageDecoder {
     }
     const { info, data } = out;
     if (info.channels !== 3 || info.width !== model.input.width || info.height !== model.input.height) {
-      throw new UnprocessableImageError(`The image decoded to an unexpected ${info.width}×${info.height}×${info.channels}.`);
+      throw new UnprocessableImageError(
+        `The image decoded to an unexpected ${info.width}×${info.height}×${info.channels}.`,
+      );
     }
-    return { rgb: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height, original, format, plan };
+    return {
+      rgb: new Uint8Array(data.buffer, data.byteOffset, data.length),
+      width: info.width,
+      height: info.height,
+      original,
+      format,
+      plan,
+    };
   }
 
   async annotate(bytes: Uint8Array, detections: readonly Detection[]): Promise<Uint8Array> {

@@ -43,7 +43,8 @@ export async function writeVerified(
   try {
     await pipeline(source, tap, createWriteStream(tmp));
     const sha256 = hash.digest('hex');
-    if (expectedSha256 && sha256 !== expectedSha256) throw new ChecksumMismatchError(dest, expectedSha256, sha256);
+    if (expectedSha256 && sha256 !== expectedSha256)
+      throw new ChecksumMismatchError(dest, expectedSha256, sha256);
     await rename(tmp, dest);
     return { sha256, bytes };
   } finally {

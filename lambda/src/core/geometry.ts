@@ -34,13 +34,20 @@ export function roundHalfEven(x: number): number {
   return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
-export function planResize(original: Size, spec: ResizeSpec, input: Pick<InputSpec, 'width' | 'height'>): ResizePlan {
+export function planResize(
+  original: Size,
+  spec: ResizeSpec,
+  input: Pick<InputSpec, 'width' | 'height'>,
+): ResizePlan {
   const { width: w, height: h } = original;
   switch (spec.mode) {
     case 'center-crop': {
       // torchvision Resize(int): the shorter side becomes S, the longer floor(S * long / short).
       const s = spec.shorterSide;
-      const resize = w <= h ? { width: s, height: Math.floor((s * h) / w) } : { width: Math.floor((s * w) / h), height: s };
+      const resize =
+        w <= h
+          ? { width: s, height: Math.floor((s * h) / w) }
+          : { width: Math.floor((s * w) / h), height: s };
       const cw = Math.min(input.width, resize.width);
       const ch = Math.min(input.height, resize.height);
       return {
@@ -64,7 +71,13 @@ export function planResize(original: Size, spec: ResizeSpec, input: Pick<InputSp
         mode: 'letterbox',
         ratio,
         resize: { width: nw, height: nh },
-        pad: { left, top, right: input.width - nw - left, bottom: input.height - nh - top, value: spec.padValue },
+        pad: {
+          left,
+          top,
+          right: input.width - nw - left,
+          bottom: input.height - nh - top,
+          value: spec.padValue,
+        },
       };
     }
     case 'stretch':

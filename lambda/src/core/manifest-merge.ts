@@ -51,7 +51,8 @@ export function validateManifest(manifest: unknown, source = 'manifest'): Manife
     if (!isObject(m)) return fail('entry', 'an object');
     if (seen.has(id)) fail('id', 'unique');
     seen.add(id);
-    const str = (v: unknown, field: string) => (typeof v === 'string' && v !== '' ? v : fail(field, 'a non-empty string'));
+    const str = (v: unknown, field: string) =>
+      typeof v === 'string' && v !== '' ? v : fail(field, 'a non-empty string');
     const num = (v: unknown, field: string, min = 0) =>
       typeof v === 'number' && Number.isFinite(v) && v >= min ? v : fail(field, `a number >= ${min}`);
     const obj = (v: unknown, field: string) => (isObject(v) ? v : fail(field, 'an object'));
@@ -81,7 +82,8 @@ export function validateManifest(manifest: unknown, source = 'manifest'): Manife
     num(pre.scale, 'preprocess.scale');
     for (const k of ['mean', 'std'] as const) {
       const v = pre[k];
-      if (!Array.isArray(v) || v.length !== 3 || !v.every((x) => typeof x === 'number')) fail(`preprocess.${k}`, 'three numbers');
+      if (!Array.isArray(v) || v.length !== 3 || !v.every((x) => typeof x === 'number'))
+        fail(`preprocess.${k}`, 'three numbers');
     }
     if (!Array.isArray(m.outputs) || m.outputs.length === 0) fail('outputs', 'a non-empty array');
     const post = obj(m.postprocess, 'postprocess');
@@ -96,7 +98,8 @@ export function validateManifest(manifest: unknown, source = 'manifest'): Manife
     }
     if (family === 'yolo-heads') {
       oneOf(post.headLayout, 'postprocess.headLayout', ['grid-anchor-attrs', 'darknet']);
-      if (!Array.isArray(post.heads) || post.heads.length === 0) fail('postprocess.heads', 'a non-empty array');
+      if (!Array.isArray(post.heads) || post.heads.length === 0)
+        fail('postprocess.heads', 'a non-empty array');
     }
     const labels = obj(m.labels, 'labels');
     str(labels.names, 'labels.names');

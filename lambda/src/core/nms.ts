@@ -35,7 +35,8 @@ export function nonMaxSuppression(candidates: readonly Candidate[], opts: NmsOpt
     for (let j = i + 1; j < sorted.length; j++) {
       if (suppressed[j]) continue;
       const b = sorted[j] as Candidate;
-      if ((opts.classAgnostic || a.classId === b.classId) && iou(a.box, b.box) > opts.iouThreshold) suppressed[j] = 1;
+      if ((opts.classAgnostic || a.classId === b.classId) && iou(a.box, b.box) > opts.iouThreshold)
+        suppressed[j] = 1;
     }
   }
   return kept;

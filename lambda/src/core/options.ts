@@ -23,7 +23,10 @@ function toNumber(name: string, raw: unknown, min: number, max: number, integer:
   const n = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
   if (!Number.isFinite(n) || (integer && !Number.isInteger(n)) || n < min || n > max) {
     const kind = integer ? 'an integer' : 'a number';
-    throw new InvalidParameterError(name, `'${name}' must be ${kind} from ${min} to ${max}; got ${JSON.stringify(raw)}.`);
+    throw new InvalidParameterError(
+      name,
+      `'${name}' must be ${kind} from ${min} to ${max}; got ${JSON.stringify(raw)}.`,
+    );
   }
   return n;
 }
@@ -44,10 +47,17 @@ export function parseOptions(raw: Readonly<Record<string, unknown>>, task: Task)
   }
   const L = OPTION_LIMITS;
   if (present(raw.topK)) opts.topK = toNumber('topK', raw.topK, L.topK.min, L.topK.max, true);
-  if (present(raw.minConfidence)) opts.minConfidence = toNumber('minConfidence', raw.minConfidence, 0, 1, false);
+  if (present(raw.minConfidence))
+    opts.minConfidence = toNumber('minConfidence', raw.minConfidence, 0, 1, false);
   if (present(raw.iou)) opts.iou = toNumber('iou', raw.iou, 0, 1, false);
   if (present(raw.maxDetections)) {
-    opts.maxDetections = toNumber('maxDetections', raw.maxDetections, L.maxDetections.min, L.maxDetections.max, true);
+    opts.maxDetections = toNumber(
+      'maxDetections',
+      raw.maxDetections,
+      L.maxDetections.min,
+      L.maxDetections.max,
+      true,
+    );
   }
   if (present(raw.format)) {
     if (raw.format !== 'json' && raw.format !== 'image') {

@@ -45,7 +45,8 @@ export function detectOutput(
       : decodeYoloHeads(outputs, post, opts.scoreThreshold);
   const mapped = candidates
     .map((c) => ({ ...c, box: toOriginalBox(c.box, plan, original) }))
-    .filter((c) => c.box.x2 > c.box.x1 && c.box.y2 > c.box.y1);
+    // Boxes that collapse to under half a pixel once clipped carry no information.
+    .filter((c) => c.box.x2 - c.box.x1 >= 0.5 && c.box.y2 - c.box.y1 >= 0.5);
   const kept = nonMaxSuppression(mapped, {
     iouThreshold: opts.iouThreshold,
     classAgnostic: post.classAgnosticNms,

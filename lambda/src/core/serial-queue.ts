@@ -21,7 +21,10 @@ export class SerialQueue {
   run<T>(job: () => Promise<T>): Promise<T> {
     if (this.pending >= this.maxPending) {
       return Promise.reject(
-        new OverloadedError(`Too many requests queued for '${this.name}' (${this.maxPending}); retry shortly.`, 1),
+        new OverloadedError(
+          `Too many requests queued for '${this.name}' (${this.maxPending}); retry shortly.`,
+          1,
+        ),
       );
     }
     this.pending++;

@@ -26,7 +26,8 @@ export function packTensor(
       const base = c * pixels;
       for (let p = 0, i = from; p < pixels; p++, i += 3) out[base + p] = (rgb[i] as number) * mul + add;
     } else {
-      for (let p = 0, i = from, o = c; p < pixels; p++, i += 3, o += 3) out[o] = (rgb[i] as number) * mul + add;
+      for (let p = 0, i = from, o = c; p < pixels; p++, i += 3, o += 3)
+        out[o] = (rgb[i] as number) * mul + add;
     }
   }
   return out;

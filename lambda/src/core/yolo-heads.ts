@@ -8,18 +8,29 @@ const identity = (x: number) => x;
 /** Where attribute k of anchor a at cell (gy, gx) lives in the flat head tensor. */
 type Indexer = (gy: number, gx: number, a: number, k: number) => number;
 
-function headGeometry(layout: YoloHeadsPostprocess['headLayout'], dims: readonly number[], anchors: number, output: string) {
+function headGeometry(
+  layout: YoloHeadsPostprocess['headLayout'],
+  dims: readonly number[],
+  anchors: number,
+  output: string,
+) {
   const d = (i: number) => dims[i] ?? 0;
   if (layout === 'grid-anchor-attrs') {
     // [N, Gh, Gw, A, 5+C]
-    if (dims.length !== 5 || d(3) !== anchors) throw new RangeError(`${output}: expected [1,G,G,${anchors},5+C], got [${dims.join(',')}]`);
-    const gh = d(1), gw = d(2), attrs = d(4);
+    if (dims.length !== 5 || d(3) !== anchors)
+      throw new RangeError(`${output}: expected [1,G,G,${anchors},5+C], got [${dims.join(',')}]`);
+    const gh = d(1),
+      gw = d(2),
+      attrs = d(4);
     const at: Indexer = (gy, gx, a, k) => ((gy * gw + gx) * anchors + a) * attrs + k;
     return { gh, gw, attrs, at };
   }
   // darknet: [N, A*(5+C), Gh, Gw]
-  if (dims.length !== 4 || d(1) % anchors !== 0) throw new RangeError(`${output}: expected [1,${anchors}*(5+C),G,G], got [${dims.join(',')}]`);
-  const gh = d(2), gw = d(3), attrs = d(1) / anchors;
+  if (dims.length !== 4 || d(1) % anchors !== 0)
+    throw new RangeError(`${output}: expected [1,${anchors}*(5+C),G,G], got [${dims.join(',')}]`);
+  const gh = d(2),
+    gw = d(3),
+    attrs = d(1) / anchors;
   const at: Indexer = (gy, gx, a, k) => ((a * attrs + k) * gh + gy) * gw + gx;
   return { gh, gw, attrs, at };
 }
@@ -29,14 +40,23 @@ function headGeometry(layout: YoloHeadsPostprocess['headLayout'], dims: readonly
  * centre = (sigmoid(t) * scaleXY - (scaleXY - 1) / 2 + cell) * stride, size = exp(t) * anchor.
  * Serves the zoo YOLOv4 (grid-anchor-attrs, scores already sigmoid) and Darknet exports (raw conv).
  */
-export function decodeYoloHeads(outputs: OutputMap, post: YoloHeadsPostprocess, scoreThreshold: number): Candidate[] {
+export function decodeYoloHeads(
+  outputs: OutputMap,
+  post: YoloHeadsPostprocess,
+  scoreThreshold: number,
+): Candidate[] {
   const act = post.scoresActivated ? identity : sigmoid;
   const candidates: Candidate[] = [];
   for (const head of post.heads) {
     const tensor = outputs[head.output];
     if (!tensor) throw new RangeError(`missing model output '${head.output}'`);
     const { data } = tensor;
-    const { gh, gw, attrs, at } = headGeometry(post.headLayout, tensor.dims, head.anchors.length, head.output);
+    const { gh, gw, attrs, at } = headGeometry(
+      post.headLayout,
+      tensor.dims,
+      head.anchors.length,
+      head.output,
+    );
     const numClasses = attrs - 5;
     const s = head.scaleXY;
     const offset = 0.5 * (s - 1);

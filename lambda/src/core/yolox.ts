@@ -47,7 +47,11 @@ export function decodeYolox(
         const cy = ((data[o + 1] as number) + gy) * stride;
         const w = Math.exp(data[o + 2] as number) * stride;
         const h = Math.exp(data[o + 3] as number) * stride;
-        candidates.push({ box: { x1: cx - w / 2, y1: cy - h / 2, x2: cx + w / 2, y2: cy + h / 2 }, classId: best, score });
+        candidates.push({
+          box: { x1: cx - w / 2, y1: cy - h / 2, x2: cx + w / 2, y2: cy + h / 2 },
+          classId: best,
+          score,
+        });
       }
     }
   }

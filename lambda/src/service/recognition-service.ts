@@ -1,4 +1,9 @@
-import { InvalidParameterError, ModelNotFoundError, ModelUnavailableError, RecognitionError } from '../core/errors';
+import {
+  InvalidParameterError,
+  ModelNotFoundError,
+  ModelUnavailableError,
+  RecognitionError,
+} from '../core/errors';
 import type { Manifest, ModelSpec, Task } from '../core/manifest';
 import type { RecognitionOptions } from '../core/options';
 import type { ImageDecoder, LoadedModel, ModelFiles, ModelRuntime } from '../core/ports';
@@ -67,7 +72,11 @@ export class RecognitionService {
 
   spec(id: string): ModelSpec {
     const spec = this.deps.manifest.models.find((m) => m.id === id);
-    if (!spec) throw new ModelNotFoundError(id, this.deps.manifest.models.map((m) => m.id));
+    if (!spec)
+      throw new ModelNotFoundError(
+        id,
+        this.deps.manifest.models.map((m) => m.id),
+      );
     return spec;
   }
 
@@ -125,7 +134,10 @@ export class RecognitionService {
     return task === 'classification' ? this.classify(bytes, opts) : this.detect(bytes, opts);
   }
 
-  async classify(bytes: Uint8Array, opts: Pick<RecognitionOptions, 'model' | 'topK'>): Promise<ClassificationResult> {
+  async classify(
+    bytes: Uint8Array,
+    opts: Pick<RecognitionOptions, 'model' | 'topK'>,
+  ): Promise<ClassificationResult> {
     const spec = this.resolveModel('classification', opts.model);
     if (spec.postprocess.family !== 'classification') throw new Error('unreachable: validated manifest');
     const post = spec.postprocess;
@@ -181,9 +193,17 @@ export class RecognitionService {
     // Decode before waiting for the model, so a bad image fails fast even while the model loads.
     const prepared = await this.deps.decoder.prepare(bytes, spec);
     const decoded = this.now();
-    const tensor = packTensor(prepared.rgb, prepared.width, prepared.height, spec.preprocess, spec.input.layout);
+    const tensor = packTensor(
+      prepared.rgb,
+      prepared.width,
+      prepared.height,
+      spec.preprocess,
+      spec.input.layout,
+    );
     const dims =
-      spec.input.layout === 'NCHW' ? [1, 3, prepared.height, prepared.width] : [1, prepared.height, prepared.width, 3];
+      spec.input.layout === 'NCHW'
+        ? [1, 3, prepared.height, prepared.width]
+        : [1, prepared.height, prepared.width, 3];
     const preprocessed = this.now();
     const ready = await this.acquire(spec);
     let inferenceMs = 0;
@@ -206,7 +226,10 @@ export class RecognitionService {
     };
   }
 
-  private timings(r: { start: number; decodeMs: number; preprocessMs: number; inferenceMs: number }, postprocessMs: number) {
+  private timings(
+    r: { start: number; decodeMs: number; preprocessMs: number; inferenceMs: number },
+    postprocessMs: number,
+  ) {
     const ms = (v: number) => Math.round(v * 100) / 100;
     return {
       decodeMs: ms(r.decodeMs),

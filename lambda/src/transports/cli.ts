@@ -50,7 +50,9 @@ async function main(): Promise<number> {
   try {
     image = await readFile(file);
   } catch (e) {
-    process.stderr.write(`Cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n`);
+    process.stderr.write(
+      `Cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n`,
+    );
     return 2;
   }
   const env: NodeJS.ProcessEnv = { ...process.env, PRELOAD_MODELS: '' };

@@ -16,7 +16,9 @@ async function main(): Promise<number> {
     process.stderr.write(`${l}\n`);
   });
   for (const r of reports) {
-    process.stdout.write(`${r.status === 'failed' ? '✗' : '✓'} ${r.id}: ${r.status}${r.message ? ` — ${r.message}` : ''}\n`);
+    process.stdout.write(
+      `${r.status === 'failed' ? '✗' : '✓'} ${r.id}: ${r.status}${r.message ? ` — ${r.message}` : ''}\n`,
+    );
   }
   process.stdout.write(`Model folder: ${config.cacheDir}\n`);
   return reports.some((r) => r.status === 'failed') ? 1 : 0;

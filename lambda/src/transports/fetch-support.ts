@@ -6,9 +6,14 @@ import { downloadModel, type DownloadProgress } from '../adapters/model-download
 import type { ModelSpec } from '../core/manifest';
 
 function progressBar(label: string): DownloadProgress {
-  const interactive = Boolean(process.stderr.isTTY);
+  const interactive = process.stderr.isTTY;
   const bar = new SingleBar(
-    { format: `${label} [{bar}] {percentage}% | {value}/{total} MB`, stream: process.stderr, hideCursor: true, noTTYOutput: false },
+    {
+      format: `${label} [{bar}] {percentage}% | {value}/{total} MB`,
+      stream: process.stderr,
+      hideCursor: true,
+      noTTYOutput: false,
+    },
     Presets.shades_classic,
   );
   let started = false;
@@ -56,7 +61,11 @@ export async function ensureModels(
   for (const id of ids) {
     const spec: ModelSpec | undefined = manifest.models.find((m) => m.id === id);
     if (!spec) {
-      reports.push({ id, status: 'failed', message: `unknown model id; known: ${manifest.models.map((m) => m.id).join(', ')}` });
+      reports.push({
+        id,
+        status: 'failed',
+        message: `unknown model id; known: ${manifest.models.map((m) => m.id).join(', ')}`,
+      });
       continue;
     }
     if (store.isPresent(spec)) {

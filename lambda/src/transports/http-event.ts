@@ -8,7 +8,8 @@ import { randomUUID } from 'node:crypto';
  */
 export function toProxyEvent(req: IncomingMessage, url: URL, body: Buffer): APIGatewayProxyEvent {
   const headers: Record<string, string> = {};
-  for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+  for (const [k, v] of Object.entries(req.headers))
+    if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
   const query: Record<string, string> = {};
   for (const [k, v] of url.searchParams) query[k] = v;
   const requestId = randomUUID();
@@ -24,12 +25,19 @@ export function toProxyEvent(req: IncomingMessage, url: URL, body: Buffer): APIG
     stageVariables: null,
     body: body.length > 0 ? body.toString('base64') : null,
     isBase64Encoded: body.length > 0,
-    requestContext: { requestId, httpMethod: req.method ?? 'GET', path: url.pathname } as APIGatewayProxyEvent['requestContext'],
+    requestContext: {
+      requestId,
+      httpMethod: req.method ?? 'GET',
+      path: url.pathname,
+    } as APIGatewayProxyEvent['requestContext'],
   };
 }
 
 export function writeProxyResult(res: ServerResponse, result: APIGatewayProxyResult): void {
   const body = result.isBase64Encoded ? Buffer.from(result.body, 'base64') : Buffer.from(result.body, 'utf8');
-  res.writeHead(result.statusCode, { ...(result.headers as Record<string, string>), 'Content-Length': String(body.length) });
+  res.writeHead(result.statusCode, {
+    ...(result.headers as Record<string, string>),
+    'Content-Length': String(body.length),
+  });
   res.end(body);
 }

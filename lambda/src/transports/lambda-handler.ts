@@ -14,14 +14,18 @@ import { InternalError } from '../core/errors';
  */
 export interface MappingTemplateEvent {
   'body-json': string;
-  params?: { path?: Record<string, string>; querystring?: Record<string, string>; header?: Record<string, string> };
+  params?: {
+    path?: Record<string, string>;
+    querystring?: Record<string, string>;
+    header?: Record<string, string>;
+  };
   context?: { 'resource-path'?: string; 'http-method'?: string; 'request-id'?: string };
 }
 
 export type HandlerEvent = APIGatewayProxyEvent | MappingTemplateEvent;
 
 function isMappingTemplate(event: HandlerEvent): event is MappingTemplateEvent {
-  return typeof event === 'object' && 'body-json' in event;
+  return 'body-json' in event;
 }
 
 const lowerKeys = (h: Record<string, string | undefined> | null | undefined) =>
@@ -47,13 +51,22 @@ function toApiRequest(event: HandlerEvent, context: Partial<Context> | undefined
     query: event.queryStringParameters ?? {},
     headers: lowerKeys(event.headers),
     body: event.isBase64Encoded ? Buffer.from(body, 'base64') : Buffer.from(body, 'utf8'),
-    requestId: event.requestContext?.requestId || context?.awsRequestId || randomUUID(),
+    // Hand-made events (tests, other invokers) may lack requestContext despite the type.
+    requestId:
+      (event.requestContext as Partial<APIGatewayProxyEvent['requestContext']> | undefined)?.requestId ||
+      context?.awsRequestId ||
+      randomUUID(),
   };
 }
 
 function toProxyResult(res: ApiResponse): APIGatewayProxyResult {
   return Buffer.isBuffer(res.body)
-    ? { statusCode: res.statusCode, headers: res.headers, body: res.body.toString('base64'), isBase64Encoded: true }
+    ? {
+        statusCode: res.statusCode,
+        headers: res.headers,
+        body: res.body.toString('base64'),
+        isBase64Encoded: true,
+      }
     : { statusCode: res.statusCode, headers: res.headers, body: res.body, isBase64Encoded: false };
 }
 
@@ -66,11 +79,20 @@ export function createTelemetry(): Telemetry {
   const serviceName = process.env.POWERTOOLS_SERVICE_NAME ?? 'image-recognition';
   return {
     logger: new Logger({ serviceName }),
-    metrics: new Metrics({ namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'ImageRecognition', serviceName }),
+    metrics: new Metrics({
+      namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'ImageRecognition',
+      serviceName,
+    }),
   };
 }
 
-function record(t: Telemetry, outcome: RequestOutcome, requestId: string, coldStart: boolean, elapsedMs: number) {
+function record(
+  t: Telemetry,
+  outcome: RequestOutcome,
+  requestId: string,
+  coldStart: boolean,
+  elapsedMs: number,
+) {
   const { logger, metrics } = t;
   const timings = outcome.result?.timings;
   const entry = {
@@ -83,7 +105,8 @@ function record(t: Telemetry, outcome: RequestOutcome, requestId: string, coldSt
     elapsedMs: Math.round(elapsedMs * 100) / 100,
     ...(outcome.errorCode ? { errorCode: outcome.errorCode } : {}),
   };
-  if (outcome.errorCode === 'INTERNAL') logger.error('request failed', { ...entry, error: outcome.error as Error });
+  if (outcome.errorCode === 'INTERNAL')
+    logger.error('request failed', { ...entry, error: outcome.error as Error });
   else logger.info('request', entry);
   metrics.addMetric('Latency', MetricUnit.Milliseconds, elapsedMs);
   if (timings) {
@@ -94,7 +117,10 @@ function record(t: Telemetry, outcome: RequestOutcome, requestId: string, coldSt
   }
   if (coldStart) metrics.addMetric('ColdStart', MetricUnit.Count, 1);
   if (outcome.errorCode) {
-    metrics.singleMetric().addDimension('errorCode', outcome.errorCode).addMetric('Errors', MetricUnit.Count, 1);
+    metrics
+      .singleMetric()
+      .addDimension('errorCode', outcome.errorCode)
+      .addMetric('Errors', MetricUnit.Count, 1);
   }
   metrics.publishStoredMetrics();
 }

@@ -48,7 +48,9 @@ async function main(): Promise<void> {
   for (const m of models) {
     const failed = loaded.find((l) => l.id === m.id && !l.ok);
     const state = m.loaded ? 'loaded' : m.available ? 'available' : 'missing';
-    log(`    ${m.default ? '*' : ' '} ${m.id.padEnd(22)} ${m.task.padEnd(15)} ${failed ? `unavailable: ${failed.error ?? ''}` : state}`);
+    log(
+      `    ${m.default ? '*' : ' '} ${m.id.padEnd(22)} ${m.task.padEnd(15)} ${failed ? `unavailable: ${failed.error ?? ''}` : state}`,
+    );
   }
 
   let stopping = false;

@@ -43,7 +43,12 @@ const STATIC_TYPES: Record<string, string> = {
 export const CONTENT_SECURITY_POLICY =
   "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
 
-async function serveStatic(webDir: string, pathname: string, res: ServerResponse, headOnly: boolean): Promise<boolean> {
+async function serveStatic(
+  webDir: string,
+  pathname: string,
+  res: ServerResponse,
+  headOnly: boolean,
+): Promise<boolean> {
   const name = pathname === '/' ? 'classifier.html' : decodeURIComponent(pathname.slice(1));
   if (name.includes('\0') || !STATIC_TYPES[path.extname(name)]) return false;
   const file = path.resolve(webDir, name);
@@ -108,26 +113,42 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
     void (async () => {
       const url = new URL(req.url ?? '/', 'http://localhost');
       const method = req.method ?? 'GET';
-      if ((method === 'GET' || method === 'HEAD') && (await serveStatic(webDir, url.pathname, res, method === 'HEAD'))) return;
+      if (
+        (method === 'GET' || method === 'HEAD') &&
+        (await serveStatic(webDir, url.pathname, res, method === 'HEAD'))
+      )
+        return;
       let body: Buffer;
       try {
         body = method === 'GET' || method === 'HEAD' ? Buffer.alloc(0) : await readBody(req, bodyLimit);
       } catch (e) {
         const requestId = randomUUID();
-        const error = e instanceof PayloadTooLargeError ? e : new PayloadTooLargeError('The request body could not be read.');
+        const error =
+          e instanceof PayloadTooLargeError
+            ? e
+            : new PayloadTooLargeError('The request body could not be read.');
         const response = errorResponse(error, requestId);
         res.setHeader('Connection', 'close');
         writeProxyResult(res, { ...response, body: response.body as string });
         // Stop reading the rest; the client has its answer.
         req.resume();
-        setTimeout(() => req.socket.destroy(), 1000).unref();
+        setTimeout(() => {
+          req.socket.destroy();
+        }, 1000).unref();
         return;
       }
       const result = (await handler(toProxyEvent(req, url, body))) as APIGatewayProxyResult;
       writeProxyResult(res, result);
     })().catch(() => {
       if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'application/json' });
-      res.end(JSON.stringify({ statusCode: 500, error: 'INTERNAL', message: 'Internal error.', requestId: randomUUID() }));
+      res.end(
+        JSON.stringify({
+          statusCode: 500,
+          error: 'INTERNAL',
+          message: 'Internal error.',
+          requestId: randomUUID(),
+        }),
+      );
     });
   });
   server.requestTimeout = config.requestTimeoutMs + 5000;
@@ -147,7 +168,11 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
     preload,
     async close() {
       server.closeIdleConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await new Promise<void>((resolve) => {
+        server.close(() => {
+          resolve();
+        });
+      });
       await service.close();
     },
   };

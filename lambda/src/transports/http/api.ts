@@ -3,6 +3,7 @@ import {
   isRecognitionError,
   MethodNotAllowedError,
   NotFoundError,
+  OverloadedError,
   TimeoutError,
   type RecognitionError,
 } from '../../core/errors';
@@ -58,7 +59,7 @@ export function errorBody(e: RecognitionError, requestId: string) {
 export function errorResponse(e: RecognitionError, requestId: string): ApiResponse {
   const extra: Record<string, string> = {};
   if (e instanceof MethodNotAllowedError) extra.Allow = e.allowed.join(', ');
-  if (e.code === 'OVERLOADED') extra['Retry-After'] = String(e.details.retryAfterSeconds ?? 1);
+  if (e instanceof OverloadedError) extra['Retry-After'] = String(e.retryAfterSeconds);
   const body = errorBody(e, requestId);
   return json(body.statusCode, body, extra);
 }
@@ -107,7 +108,8 @@ export async function handleApiRequest(
     return { response, outcome: { route: path, statusCode: response.statusCode, ...outcome } };
   };
   try {
-    if (!route) throw new NotFoundError(`No route ${path}. Try POST /classifier, POST /detector or GET /models.`);
+    if (!route)
+      throw new NotFoundError(`No route ${path}. Try POST /classifier, POST /detector or GET /models.`);
     if (req.method === 'OPTIONS') {
       const preflight: Record<string, string> =
         Object.keys(cors).length > 0
@@ -123,13 +125,19 @@ export async function handleApiRequest(
 
     if (path === '/models') return done(json(200, { models: service.models() }));
     if (path === '/health') {
-      return done(json(200, { status: 'ok', loadedModels: service.loadedModels(), requestId: req.requestId }));
+      return done(
+        json(200, { status: 'ok', loadedModels: service.loadedModels(), requestId: req.requestId }),
+      );
     }
     if (path === '/openapi.json') return done(json(200, openapi));
 
     const task = route.task as Task;
     const work = (async () => {
-      const { image, fields } = await readImageRequest(req.body, req.headers['content-type'], settings.maxImageBytes);
+      const { image, fields } = await readImageRequest(
+        req.body,
+        req.headers['content-type'],
+        settings.maxImageBytes,
+      );
       // Query parameters win over body fields, like most HTTP APIs.
       const options = parseOptions({ ...fields, ...req.query }, task);
       if (options.format === 'image') {
@@ -146,7 +154,7 @@ export async function handleApiRequest(
           headers: {
             'Content-Type': 'image/jpeg',
             'Cache-Control': 'no-store',
-            'X-Detections': String(result.task === 'detection' ? result.detections.length : 0),
+            'X-Detections': String(result.detections.length),
           },
           body: Buffer.from(jpeg),
         },

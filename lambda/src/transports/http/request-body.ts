@@ -53,7 +53,8 @@ function parseJson(body: Buffer, maxImageBytes: number): ImageRequest {
     throw new InvalidRequestError('The JSON body must be an object like {"image": "<base64>"}.');
   }
   const fields = parsed as Record<string, unknown>;
-  if (!('image' in fields)) throw new InvalidRequestError(`The JSON body needs an "image" field (base64 or data: URL).`);
+  if (!('image' in fields))
+    throw new InvalidRequestError(`The JSON body needs an "image" field (base64 or data: URL).`);
   const { image, ...rest } = fields;
   return { image: decodeBase64Image(image, 'image', maxImageBytes), fields: rest };
 }
@@ -87,15 +88,19 @@ function parseMultipart(body: Buffer, contentType: string, maxImageBytes: number
       reject(new InvalidRequestError(`Malformed multipart request: ${e.message}.`));
     });
     bb.on('finish', () => {
-      if (failure) return reject(failure);
+      if (failure) {
+        reject(failure);
+        return;
+      }
       if (files.length !== 1) {
-        return reject(
+        reject(
           new InvalidRequestError(
             files.length === 0
               ? 'The form has no file: send the photo in a file field, e.g. curl -F image=@photo.jpg.'
               : 'Send exactly one file per request.',
           ),
         );
+        return;
       }
       resolve({ image: files[0] as Buffer, fields });
     });
@@ -114,9 +119,12 @@ export async function readImageRequest(
 ): Promise<ImageRequest> {
   const type = mediaType(contentType);
   if (body.length === 0) {
-    throw new InvalidRequestError('The request has no image: the body is empty. Send the photo bytes, a form or JSON.');
+    throw new InvalidRequestError(
+      'The request has no image: the body is empty. Send the photo bytes, a form or JSON.',
+    );
   }
-  if (type === 'application/json' || (type === '' && body[0] === 0x7b /* { */)) return parseJson(body, maxImageBytes);
+  if (type === 'application/json' || (type === '' && body[0] === 0x7b) /* { */)
+    return parseJson(body, maxImageBytes);
   if (type === 'multipart/form-data') return parseMultipart(body, contentType ?? '', maxImageBytes);
   if (type === '' || IMAGE_TYPES.test(type)) {
     if (body.length > maxImageBytes) throw tooLarge(maxImageBytes);
