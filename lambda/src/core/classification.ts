@@ -22,6 +22,7 @@ export interface Ranked {
 /** The k highest scores, best first; ties keep the lower index first. */
 export function topK(scores: ArrayLike<number>, k: number): Ranked[] {
   const best: Ranked[] = [];
+  if (k <= 0) return best;
   for (let i = 0; i < scores.length; i++) {
     const s = scores[i] as number;
     if (best.length === k && s <= (best[k - 1] as Ranked).score) continue;

@@ -92,7 +92,9 @@ export function toOriginalBox(box: Box, plan: ResizePlan, original: Size): Box {
   let sx: number, sy: number, dx: number, dy: number;
   switch (plan.mode) {
     case 'letterbox':
-      sx = sy = 1 / plan.ratio;
+      // The pixels were scaled by resize/original per axis (floor makes that a hair under `ratio`).
+      sx = original.width / plan.resize.width;
+      sy = original.height / plan.resize.height;
       dx = plan.pad.left;
       dy = plan.pad.top;
       break;

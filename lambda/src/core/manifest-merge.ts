@@ -49,6 +49,7 @@ export function validateManifest(manifest: unknown, source = 'manifest'): Manife
       throw new ManifestError(`${where}: ${field} must be ${want}`);
     };
     if (!isObject(m)) return fail('entry', 'an object');
+    if (typeof m.id !== 'string' || m.id === '') fail('id', 'a non-empty string');
     if (seen.has(id)) fail('id', 'unique');
     seen.add(id);
     const str = (v: unknown, field: string) =>

@@ -20,7 +20,13 @@ export const OPTION_LIMITS = {
 } as const;
 
 function toNumber(name: string, raw: unknown, min: number, max: number, integer: boolean): number {
-  const n = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
+  // Plain decimal only: Number() would also take '0x10', '1e1' or 'Infinity'.
+  const n =
+    typeof raw === 'number'
+      ? raw
+      : typeof raw === 'string' && /^\s*-?\d+(\.\d+)?\s*$/.test(raw)
+        ? Number(raw)
+        : NaN;
   if (!Number.isFinite(n) || (integer && !Number.isInteger(n)) || n < min || n > max) {
     const kind = integer ? 'an integer' : 'a number';
     throw new InvalidParameterError(
