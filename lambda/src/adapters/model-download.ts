@@ -61,18 +61,28 @@ export async function downloadModel(
         };
         kick();
         try {
-          const res = await fetch(url, { signal: controller.signal, redirect: 'follow' });
+          // identity: the byte count must match Content-Length, and models do not compress anyway.
+          const res = await fetch(url, {
+            signal: controller.signal,
+            redirect: 'follow',
+            headers: { 'Accept-Encoding': 'identity' },
+          });
           if (!res.ok || !res.body)
             throw new DownloadError(`HTTP ${res.status} ${res.statusText} from ${url}`);
-          const total = Number(res.headers.get('content-length')) || null;
+          const encoded = (res.headers.get('content-encoding') ?? 'identity') !== 'identity';
+          const total = encoded ? null : Number(res.headers.get('content-length')) || null;
           opts.progress?.start(total);
           const body = Readable.fromWeb(res.body as WebReadableStream<Uint8Array>);
-          const { bytes } = await writeVerified(body, dest, spec.sha256, (n) => {
-            kick();
-            opts.progress?.advance(n);
-          });
-          if (total !== null && bytes !== total)
-            throw new DownloadError(`short transfer: ${bytes} of ${total} bytes`);
+          await writeVerified(
+            body,
+            dest,
+            spec.sha256,
+            (n) => {
+              kick();
+              opts.progress?.advance(n);
+            },
+            total,
+          );
         } finally {
           clearTimeout(idle);
           opts.progress?.stop();

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { ModelUnavailableError } from '../core/errors';
 import type { ModelSpec } from '../core/manifest';
@@ -63,13 +64,14 @@ export class OnnxModelRuntime implements ModelRuntime {
         graphOptimizationLevel: this.options.graphOptimizationLevel ?? 'all',
       });
     } catch (e) {
-      throw new ModelUnavailableError(
-        spec.id,
-        `onnxruntime could not load the file: ${(e as Error).message}`,
-        {
-          cause: e,
-        },
-      );
+      // onnxruntime quotes the full path; clients only learn the file name.
+      const reason = (e as Error).message
+        .split(file)
+        .join(path.basename(file))
+        .replace(/(?:\/[\w.@+-]+)+\/([\w.@+-]+)/g, '$1');
+      throw new ModelUnavailableError(spec.id, `onnxruntime could not load the file: ${reason}`, {
+        cause: e,
+      });
     }
     const problems = checkIo(session, spec);
     if (problems.length > 0) {

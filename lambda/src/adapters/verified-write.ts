@@ -27,8 +27,18 @@ export async function writeVerified(
   dest: string,
   expectedSha256: string | null,
   onBytes?: (n: number) => void,
+  expectedBytes?: number | null,
 ): Promise<{ sha256: string; bytes: number }> {
+  // The source may fail while the folder is created (a connection dropped after the headers):
+  // hold that error for the caller instead of letting it crash the process as unhandled.
+  let early: unknown = null;
+  const holdEarlyError = (e: unknown) => {
+    early = e;
+  };
+  source.once('error', holdEarlyError);
   await mkdir(path.dirname(dest), { recursive: true });
+  source.off('error', holdEarlyError);
+  if (early !== null) throw early instanceof Error ? early : new Error(String(early));
   const tmp = `${dest}.partial-${process.pid}-${randomBytes(4).toString('hex')}`;
   const hash = createHash('sha256');
   let bytes = 0;
@@ -43,6 +53,9 @@ export async function writeVerified(
   try {
     await pipeline(source, tap, createWriteStream(tmp));
     const sha256 = hash.digest('hex');
+    if (expectedBytes != null && bytes !== expectedBytes) {
+      throw new ShortTransferError(`short transfer: ${bytes} of ${expectedBytes} bytes`);
+    }
     if (expectedSha256 && sha256 !== expectedSha256)
       throw new ChecksumMismatchError(dest, expectedSha256, sha256);
     await rename(tmp, dest);
@@ -50,6 +63,10 @@ export async function writeVerified(
   } finally {
     await rm(tmp, { force: true });
   }
+}
+
+export class ShortTransferError extends Error {
+  override name = 'ShortTransferError';
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
