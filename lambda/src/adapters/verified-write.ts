@@ -31,14 +31,14 @@ export async function writeVerified(
 ): Promise<{ sha256: string; bytes: number }> {
   // The source may fail while the folder is created (a connection dropped after the headers):
   // hold that error for the caller instead of letting it crash the process as unhandled.
-  let early: unknown = null;
-  const holdEarlyError = (e: unknown) => {
-    early = e;
+  const held: { error?: Error } = {};
+  const holdEarlyError = (e: Error) => {
+    held.error = e;
   };
   source.once('error', holdEarlyError);
   await mkdir(path.dirname(dest), { recursive: true });
   source.off('error', holdEarlyError);
-  if (early !== null) throw early instanceof Error ? early : new Error(String(early));
+  if (held.error) throw held.error;
   const tmp = `${dest}.partial-${process.pid}-${randomBytes(4).toString('hex')}`;
   const hash = createHash('sha256');
   let bytes = 0;
