@@ -7,6 +7,9 @@
   /** Longest side, in pixels, of the image the page uploads. */
   var MAX_SIDE = 1600;
   var JPEG_QUALITY = 0.9;
+  /** Re-encode with lower quality while the JPEG is larger than this (the server takes 4.5 MB). */
+  var SOFT_MAX_BYTES = 1400 * 1000;
+  var FALLBACK_QUALITIES = [0.8, 0.7, 0.6];
   /** Types the server accepts and the page may send unchanged when they are small enough. */
   var PASS_THROUGH_TYPES = ['image/jpeg', 'image/png', 'image/webp'];
   var TOP_K = 5;
@@ -44,6 +47,7 @@
 
   var el = {
     dropzone: $('dropzone'),
+    dropzoneTitle: $('dropzone-title'),
     file: $('file'),
     cameraButton: $('camera-button'),
     camera: $('camera'),
@@ -81,6 +85,7 @@
     prepared: null, // { blob, original, sent, decoded, resized }
     previewUrl: null,
     detections: [],
+    colours: {},
     busy: false,
     selectionId: 0,
   };
@@ -89,7 +94,7 @@
   // Formatting helpers
 
   function formatBytes(n) {
-    if (n < 1000) return n + ' bytes';
+    if (n < 1000) return n + (n === 1 ? ' byte' : ' bytes');
     if (n < 1000 * 1000) return (n / 1000).toFixed(n < 10000 ? 1 : 0) + ' kB';
     return (n / 1000 / 1000).toFixed(n < 10 * 1000 * 1000 ? 2 : 1) + ' MB';
   }
@@ -112,7 +117,9 @@
   function describeSize(info) {
     var parts = [];
     if (info.width && info.height) parts.push(formatInt(info.width) + ' × ' + formatInt(info.height) + ' px');
-    parts.push(formatBytes(info.bytes) + ' (' + formatInt(info.bytes) + ' bytes)');
+    parts.push(
+      formatBytes(info.bytes) + (info.bytes >= 1000 ? ' (' + formatInt(info.bytes) + ' bytes)' : ''),
+    );
     parts.push(formatType(info.type));
     return parts.join(', ');
   }
@@ -175,9 +182,14 @@
     return fetch(apiUrl(path), init)
       .then(
         function (res) {
-          return res.text().then(function (text) {
-            return { res: res, text: text };
-          });
+          return res
+            .text()
+            .catch(function () {
+              return ''; // the connection broke while reading: judged by the status below
+            })
+            .then(function (text) {
+              return { res: res, text: text };
+            });
         },
         function (err) {
           if (err && err.name === 'AbortError') {
@@ -231,6 +243,7 @@
     var headline = (code && HEADLINES[code]) || headlineForStatus(status);
     var message = serverMessage || messageForStatus(status);
     var hint = code && HINTS[code];
+    if (!code && (status === 401 || status === 403)) hint = 'Check the API key in config.json.';
     if (code === 'OVERLOADED') {
       var retry = (json && json.retryAfterSeconds) || res.headers.get('retry-after');
       if (retry) hint = 'Try again in ' + retry + ' seconds.';
@@ -294,9 +307,14 @@
     var task = currentTask();
     var previous = el.model.value;
     clear(el.model);
-    var models = (state.models || []).filter(function (m) {
-      return m && m.task === task;
-    });
+    var models = (state.models || [])
+      .filter(function (m) {
+        return m && m.task === task;
+      })
+      .sort(function (a, b) {
+        // Usable models first; the server's order otherwise (Array.prototype.sort is stable).
+        return (a.available === false ? 1 : 0) - (b.available === false ? 1 : 0);
+      });
     if (models.length === 0) {
       var fallback = make('option', null, 'Server default');
       fallback.value = '';
@@ -308,7 +326,11 @@
     var chosen = null;
     models.forEach(function (m) {
       var unavailable = m.available === false;
-      var option = make('option', null, m.id + (m.default ? ' (default)' : '') + (unavailable ? ' — unavailable' : ''));
+      var option = make(
+        'option',
+        null,
+        m.id + (m.default ? ' (default)' : '') + (unavailable ? ' — unavailable' : ''),
+      );
       option.value = m.id;
       option.disabled = unavailable;
       el.model.appendChild(option);
@@ -391,8 +413,23 @@
     ctx.imageSmoothingEnabled = true;
     ctx.imageSmoothingQuality = 'high';
     ctx.drawImage(image.source, 0, 0, width, height);
-    return new Promise(function (resolve) {
-      canvas.toBlob(resolve, 'image/jpeg', JPEG_QUALITY);
+    var encode = function (quality) {
+      return new Promise(function (resolve) {
+        canvas.toBlob(resolve, 'image/jpeg', quality);
+      });
+    };
+    var qualities = [JPEG_QUALITY].concat(FALLBACK_QUALITIES);
+    // Very detailed (noisy) photos can stay large at 0.9; step the quality down until it fits.
+    var attempt = function (i) {
+      return encode(qualities[i]).then(function (blob) {
+        if (blob && blob.size > SOFT_MAX_BYTES && i + 1 < qualities.length) return attempt(i + 1);
+        return blob;
+      });
+    };
+    return attempt(0).then(function (blob) {
+      canvas.width = 0; // release the bitmap memory early (phones)
+      canvas.height = 0;
+      return blob;
     });
   }
 
@@ -450,6 +487,7 @@
     hideError();
     clearResults();
     state.prepared = null;
+    el.sizes.hidden = true;
     updateSendState('Preparing the image…');
     el.dropzone.classList.add('is-busy');
     prepare(file).then(function (prepared) {
@@ -484,6 +522,7 @@
       el.noPreview.hidden = false;
     }
     el.dropzone.classList.add('has-image');
+    el.dropzoneTitle.textContent = 'Choose another photo';
   }
 
   function showSizes(prepared) {
@@ -498,14 +537,19 @@
   }
 
   function updateSendState(hint) {
-    var ready = !!state.prepared && !state.busy;
-    el.send.disabled = !ready;
+    // While a request runs the button stays focusable (a disabled button would drop the keyboard
+    // focus to the top of the page); aria-disabled tells assistive technology, send() ignores it.
+    el.send.disabled = !state.prepared;
+    if (state.busy) el.send.setAttribute('aria-disabled', 'true');
+    else el.send.removeAttribute('aria-disabled');
     el.send.textContent = state.busy ? 'Sending…' : 'Send';
     if (hint) el.sendHint.textContent = hint;
     else if (state.busy) el.sendHint.textContent = 'Waiting for the server…';
     else if (state.prepared)
       el.sendHint.textContent =
-        currentTask() === 'detection' ? 'Ready: finds the objects in the image.' : 'Ready: names what is in the image.';
+        currentTask() === 'detection'
+          ? 'Ready: finds the objects in the image.'
+          : 'Ready: names what is in the image.';
     else el.sendHint.textContent = 'Choose an image first.';
   }
 
@@ -543,11 +587,18 @@
         else if (Array.isArray(json.predictions)) showClassification(json);
         else throw apiError('Unexpected answer from the server', 'The answer had no results in it.');
         showTimings(json, roundTrip);
+        // Detection boxes are drawn over the preview; everything else is in the results panel.
+        reveal(!el.detection.hidden && !el.preview.hidden ? el.preview : el.results.parentNode);
       })
       .catch(function (e) {
         if (selectionId !== state.selectionId) return;
         clearResults();
-        showError({ headline: e.headline || 'Something went wrong', detail: e.detail || e.message, requestId: e.requestId });
+        showError({
+          headline: e.headline || 'Something went wrong',
+          detail: e.detail || e.message,
+          requestId: e.requestId,
+        });
+        reveal(el.results.parentNode);
       })
       .then(function () {
         state.busy = false;
@@ -598,6 +649,13 @@
     state.detections = (json.detections || []).slice().sort(function (a, b) {
       return b.score - a.score;
     });
+    // One colour per label, in order of the best score, so the main objects never share a colour.
+    state.colours = {};
+    var next = 0;
+    state.detections.forEach(function (d) {
+      if (!Object.prototype.hasOwnProperty.call(state.colours, d.label))
+        state.colours[d.label] = 'c' + (next++ % 8);
+    });
     el.resultsEmpty.hidden = true;
     el.detection.hidden = false;
     renderDetections();
@@ -617,7 +675,7 @@
       return d.score >= min;
     });
     shown.forEach(function (d) {
-      var colour = 'c' + (((d.classId % 8) + 8) % 8);
+      var colour = state.colours[d.label] || 'c0';
       var n = d.boxNormalized || {};
       var x1 = clamp01(n.x1);
       var y1 = clamp01(n.y1);
@@ -645,10 +703,22 @@
       el.detectionSummary.textContent = 'No objects found.';
     } else if (shown.length === 0) {
       el.detectionSummary.textContent =
-        'No objects with a score of at least ' + min.toFixed(2) + ' (' + total + ' below it). Lower the minimum score to see them.';
+        'No objects with a score of at least ' +
+        min.toFixed(2) +
+        ' (' +
+        total +
+        ' below it). Lower the minimum score to see them.';
     } else {
       el.detectionSummary.textContent =
-        'Showing ' + shown.length + ' of ' + total + ' object' + (total === 1 ? '' : 's') + ' with a score of at least ' + min.toFixed(2) + '.';
+        'Showing ' +
+        shown.length +
+        ' of ' +
+        total +
+        ' object' +
+        (total === 1 ? '' : 's') +
+        ' with a score of at least ' +
+        min.toFixed(2) +
+        '.';
     }
   }
 
@@ -669,19 +739,31 @@
       ['totalMs', 'server total'],
     ];
     names.forEach(function (pair) {
-      if (typeof t[pair[0]] === 'number') parts.push(pair[1] + ' ' + formatMs(t[pair[0]]));
+      if (typeof t[pair[0]] === 'number') parts.push(nbsp(pair[1] + ' ' + formatMs(t[pair[0]])));
     });
-    parts.push('round trip ' + formatMs(roundTripMs));
+    parts.push(nbsp('round trip ' + formatMs(roundTripMs)));
     var lines = [parts.join(' · ')];
     var about = [];
-    if (json.model) about.push('model ' + json.model);
+    if (json.model) about.push(nbsp('model ' + json.model));
     if (json.image && json.image.width)
-      about.push('server saw ' + json.image.width + '×' + json.image.height + (json.image.format ? ' ' + json.image.format : ''));
-    if (json.coldStart) about.push('cold start');
+      about.push(
+        nbsp(
+          'server saw ' +
+            json.image.width +
+            '×' +
+            json.image.height +
+            (json.image.format ? ' ' + json.image.format : ''),
+        ),
+      );
+    if (json.coldStart) about.push(nbsp('cold start (model loaded for this request)'));
     if (json.requestId) about.push('request ' + json.requestId);
     if (about.length) lines.push(about.join(' · '));
     el.timings.textContent = lines.join('\n');
     el.timings.hidden = false;
+  }
+
+  function nbsp(text) {
+    return text.replace(/ /g, '\u00a0');
   }
 
   function formatMs(ms) {
@@ -694,6 +776,15 @@
     if (err.detail) el.error.appendChild(make('span', 'alert-message', err.detail));
     if (err.requestId) el.error.appendChild(make('span', 'alert-reference', 'Reference: ' + err.requestId));
     el.error.hidden = false;
+    el.resultsEmpty.hidden = true;
+  }
+
+  /** On phones the answer can be below the fold: bring it (or the boxes) into view. */
+  function reveal(node) {
+    var rect = node.getBoundingClientRect();
+    if (rect.top >= 0 && rect.top < window.innerHeight - 80) return;
+    var reduce = window.matchMedia && window.matchMedia('(prefers-reduced-motion: reduce)').matches;
+    node.scrollIntoView({ block: 'start', behavior: reduce ? 'auto' : 'smooth' });
   }
 
   function hideError() {
