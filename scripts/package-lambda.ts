@@ -17,13 +17,27 @@
  *
  * Usage:
  *   npm run package [-- --out dist/lambda-package]
- *   tsx scripts/package-lambda.ts stage-models --models "resnet50-v1-12 yolov4" --from .cache/models --to /opt/models
+ *   tsx scripts/package-lambda.ts stage-models --models "resnet50-v1-12 yolov4" [--from .cache/models] --to /opt/models
  */
-import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, cpSync, createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { lstatSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  cpSync,
+  createReadStream,
+  createWriteStream,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { build } from 'esbuild';
 
 export const REPO_ROOT = path.resolve(__dirname, '..');
@@ -69,7 +83,7 @@ export interface PackageResult {
   packages: string[];
 }
 
-const readJson = <T>(file: string): T => JSON.parse(readFileSync(file, 'utf8')) as T;
+const readJson = (file: string): unknown => JSON.parse(readFileSync(file, 'utf8'));
 
 /** npm's `os`/`cpu`/`libc` fields: a list of allowed values, or `!value` exclusions. */
 function allows(list: string[] | undefined, value: string): boolean {
@@ -110,10 +124,12 @@ function copyRuntimeModules(repoRoot: string, outDir: string): string[] {
     const dir = resolvePackageDir(name, fromDir, repoRoot);
     if (!dir) {
       if (optional) return;
-      throw new Error(`${name} is not installed (needed from ${path.relative(repoRoot, fromDir) || '.'}); run npm ci`);
+      throw new Error(
+        `${name} is not installed (needed from ${path.relative(repoRoot, fromDir) || '.'}); run npm ci`,
+      );
     }
     if (copied.has(dir)) return;
-    const pkg = readJson<PackageJson>(path.join(dir, 'package.json'));
+    const pkg = readJson(path.join(dir, 'package.json')) as PackageJson;
     if (!fitsTarget(pkg)) {
       if (optional) return;
       throw new Error(`${name} does not support ${TARGET.os}/${TARGET.cpu}/${TARGET.libc}`);
@@ -176,14 +192,20 @@ export async function packageLambda(opts: PackageOptions = {}): Promise<PackageR
   }
 
   // 3. package.json with the two native dependencies, pinned as in the root package.json.
-  const root = readJson<PackageJson & { description?: string }>(path.join(repoRoot, 'package.json'));
+  const root = readJson(path.join(repoRoot, 'package.json')) as PackageJson;
   const dependencies: Record<string, string> = {};
   for (const name of RUNTIME_PACKAGES) {
     const version = root.dependencies?.[name];
     if (!version) throw new Error(`${name} is missing from the dependencies of ${repoRoot}/package.json`);
     dependencies[name] = version;
   }
-  const pkg = { name: `${root.name}-lambda`, version: root.version, private: true, type: 'commonjs', dependencies };
+  const pkg = {
+    name: `${root.name}-lambda`,
+    version: root.version,
+    private: true,
+    type: 'commonjs',
+    dependencies,
+  };
   writeFileSync(path.join(outDir, 'package.json'), `${JSON.stringify(pkg, null, 2)}\n`);
 
   // 4. node_modules: the closure of the two packages, linux/x64 only.
@@ -201,6 +223,10 @@ export async function packageLambda(opts: PackageOptions = {}): Promise<PackageR
 
 // ---------------------------------------------------------------------------------------------------
 // Model files for the image (the Dockerfile's "models" stage)
+//
+// The stage needs only models/manifest.json, this file and node_modules, so Docker's layer cache keeps
+// the downloaded files (and the image layer, ~360 MB) across changes to lambda/src. Calling
+// `npm run models:fetch` would need lambda/src in that stage and re-download on every code change.
 
 interface ModelEntry {
   id: string;
@@ -215,35 +241,63 @@ async function sha256(file: string): Promise<string> {
   return hash.digest('hex');
 }
 
+/** Downloads to a temp file, checks the sha256 and renames; three attempts. */
+async function download(url: string, dest: string, expectedSha: string | null | undefined): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    const tmp = `${dest}.part`;
+    try {
+      const res = await fetch(url, { redirect: 'follow' });
+      if (!res.ok || !res.body) throw new Error(`HTTP ${res.status} ${res.statusText}`);
+      const hash = createHash('sha256');
+      const body = Readable.fromWeb(res.body as WebReadableStream<Uint8Array>);
+      body.on('data', (chunk: Buffer) => hash.update(chunk));
+      await pipeline(body, createWriteStream(tmp));
+      const actual = hash.digest('hex');
+      if (expectedSha && actual !== expectedSha) throw new Error(`sha256 ${actual}, expected ${expectedSha}`);
+      renameSync(tmp, dest);
+      return;
+    } catch (e) {
+      rmSync(tmp, { force: true });
+      const cause = (e as { cause?: { message?: string } }).cause?.message;
+      const reason = `${(e as Error).message}${cause ? ` (${cause})` : ''}`;
+      if (attempt >= 3) throw new Error(`download of ${url} failed: ${reason}`, { cause: e });
+      process.stdout.write(`  attempt ${attempt} failed: ${reason}; retrying\n`);
+      await new Promise((r) => setTimeout(r, 2000 * attempt));
+    }
+  }
+}
+
 /**
  * Puts the .onnx files of `ids` into `toDir`: a file found in `fromDir` (the local cache, copied into
  * the build context on request) is used when its sha256 matches the manifest; the others are
- * downloaded by `npm run models:fetch` (sha256-verified) with MODEL_CACHE_DIR=toDir.
+ * downloaded from the manifest's URL and verified against its sha256.
  */
-export async function stageModels(ids: string[], fromDir: string | null, toDir: string, repoRoot = REPO_ROOT) {
-  const manifest = readJson<{ models: ModelEntry[] }>(path.join(repoRoot, 'models', 'manifest.json'));
+export async function stageModels(
+  ids: string[],
+  fromDir: string | null,
+  toDir: string,
+  manifestFile = path.join(REPO_ROOT, 'models', 'manifest.json'),
+): Promise<void> {
+  const manifest = readJson(manifestFile) as { models: ModelEntry[] };
   mkdirSync(toDir, { recursive: true });
-  const missing: string[] = [];
   for (const id of ids) {
     const spec = manifest.models.find((m) => m.id === id);
     if (!spec) throw new Error(`unknown model '${id}' (not in models/manifest.json)`);
+    const dest = path.join(toDir, spec.file);
     const cached = fromDir ? path.join(fromDir, spec.file) : null;
     if (cached && existsSync(cached) && (!spec.sha256 || (await sha256(cached)) === spec.sha256)) {
-      copyFileSync(cached, path.join(toDir, spec.file));
-      process.stdout.write(`${id}: copied ${spec.file} from ${fromDir ?? ''}\n`);
-    } else if (!spec.url) {
-      throw new Error(`model '${id}' has no download URL; put ${spec.file} in .cache/models and build with it`);
+      copyFileSync(cached, dest);
+      process.stdout.write(`${id}: ${spec.file} copied from ${fromDir ?? ''}\n`);
+    } else if (spec.url) {
+      process.stdout.write(`${id}: downloading ${spec.url}\n`);
+      await download(spec.url, dest, spec.sha256);
     } else {
-      missing.push(id);
+      throw new Error(
+        `model '${id}' has no download URL: put ${spec.file} in .cache/models and use modelsFromCache`,
+      );
     }
+    process.stdout.write(`${id}: ${dest} ${mb(lstatSync(dest).size)}\n`);
   }
-  if (missing.length === 0) return;
-  const res = spawnSync('npm', ['run', 'models:fetch', '--', ...missing], {
-    cwd: repoRoot,
-    stdio: 'inherit',
-    env: { ...process.env, MODEL_CACHE_DIR: toDir },
-  });
-  if (res.status !== 0) throw new Error(`npm run models:fetch -- ${missing.join(' ')} failed (exit ${res.status})`);
 }
 
 // ---------------------------------------------------------------------------------------------------

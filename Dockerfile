@@ -1,0 +1,46 @@
+# Inference Lambda image (x86_64, Node.js 22). CDK builds it from the repo root (lib/inference-function.ts).
+# By hand: docker build --platform linux/amd64 --build-arg MODELS="resnet50-v1-12 yolov4" -t image-recognition .
+# The build context is allow-listed in .dockerignore: package files, lambda/src, models, the package script.
+
+# ---- deps: production dependencies for linux/x64 (esbuild comes with tsx, a production dependency) ----
+FROM public.ecr.aws/lambda/nodejs:22 AS deps
+WORKDIR /build
+# onnxruntime-node's postinstall downloads CUDA/TensorRT providers from nuget; the CPU binary is already
+# in the package, so skip it (and every other install script).
+ENV ONNXRUNTIME_NODE_INSTALL=skip
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+
+# ---- models: the .onnx files for /opt/models, sha256-verified against models/manifest.json ----
+# Depends only on the manifest and the script, so code changes re-use the cached model layer.
+FROM public.ecr.aws/lambda/nodejs:22 AS models
+WORKDIR /build
+COPY --from=deps /build/node_modules/ node_modules/
+COPY models/manifest.json models/
+COPY scripts/package-lambda.ts scripts/
+# Space-separated model ids from models/manifest.json; empty when the function reads its models from S3.
+ARG MODELS="resnet50-v1-12 yolov4"
+# Optional .cache/models/*.onnx from the build context (CDK stages only the selected files, and only
+# with modelsFromCache). The wildcard makes this COPY a no-op when the context has no .cache folder.
+COPY .cach[e] /tmp/context-cache/
+RUN npx tsx scripts/package-lambda.ts stage-models --models "$MODELS" --from /tmp/context-cache/models --to /opt/models
+
+# ---- build: bundle the handler and assemble /var/task with the same script as `npm run package` ----
+FROM public.ecr.aws/lambda/nodejs:22 AS build
+WORKDIR /build
+COPY --from=deps /build/node_modules/ node_modules/
+COPY package.json tsconfig.json ./
+COPY models/ models/
+COPY scripts/package-lambda.ts scripts/
+COPY lambda/src/ lambda/src/
+# index.js + models/ (manifest, labels) + package.json + node_modules with onnxruntime-node (linux/x64
+# binaries only) and sharp: the folder test/infra/package.test.ts loads in a fresh node process.
+RUN npx tsx scripts/package-lambda.ts --out /build/package
+
+# ---- runtime ----
+FROM public.ecr.aws/lambda/nodejs:22
+COPY --from=models /opt/models/ /opt/models/
+COPY --from=build /build/package/ ${LAMBDA_TASK_ROOT}/
+ENV MODEL_PATH=/opt/models \
+    NODE_ENV=production
+CMD ["index.handler"]

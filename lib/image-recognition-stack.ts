@@ -1,0 +1,80 @@
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import path from 'node:path';
+import { InferenceApi, ROUTES } from './inference-api';
+import { InferenceFunction } from './inference-function';
+import { ModelCatalog } from './model-catalog';
+import { type DeploymentOptions, retentionDays } from './options';
+import { WebFrontend } from './web-frontend';
+
+export interface ImageRecognitionStackProps extends StackProps, DeploymentOptions {
+  /** Repo root: Dockerfile, .dockerignore, models/manifest.json and web/. Default: the folder above lib/. */
+  readonly repoRoot?: string;
+}
+
+/**
+ * Image classification and object detection: the inference function, the REST API in front of it,
+ * and the web page with the API on the same CloudFront origin.
+ */
+export class ImageRecognitionStack extends Stack {
+  readonly inference: InferenceFunction;
+  readonly api: InferenceApi;
+  readonly web: WebFrontend;
+
+  constructor(scope: Construct, id: string, props: ImageRecognitionStackProps) {
+    super(scope, id, props);
+    const repoRoot = props.repoRoot ?? path.resolve(__dirname, '..');
+    const logRetention = retentionDays(props.logRetentionDays);
+
+    this.inference = new InferenceFunction(this, 'Inference', {
+      contextDir: repoRoot,
+      catalog: ModelCatalog.fromRepo(repoRoot),
+      modelSource: props.modelSource,
+      imageModels: props.imageModels,
+      modelsFromCache: props.modelsFromCache,
+      defaultClassifier: props.defaultClassifier,
+      defaultDetector: props.defaultDetector,
+      preloadModels: props.preloadModels,
+      memorySize: props.memorySize,
+      ortThreads: props.ortThreads,
+      reservedConcurrency: props.reservedConcurrency,
+      provisionedConcurrency: props.provisionedConcurrency,
+      allowedOrigins: props.allowedOrigins,
+      logRetention,
+    });
+
+    this.api = new InferenceApi(this, 'Api', {
+      handler: this.inference.alias,
+      throttleRateLimit: props.throttleRateLimit,
+      throttleBurstLimit: props.throttleBurstLimit,
+      apiKey: props.apiKey,
+      allowedOrigins: props.allowedOrigins,
+      logRetention,
+      cloudWatchRole: props.apiCloudWatchRole,
+    });
+
+    this.web = new WebFrontend(this, 'Web', {
+      webDir: path.join(repoRoot, 'web'),
+      api: this.api.api,
+      apiPaths: ROUTES.map((r) => `/${r.path}`),
+      apiKey: this.api.key,
+    });
+
+    const site = `https://${this.web.distribution.distributionDomainName}`;
+    new CfnOutput(this, 'ApiGatewayUrl', {
+      description: 'Classifier endpoint on API Gateway (POST an image)',
+      value: `${this.api.api.url}classifier`,
+    });
+    new CfnOutput(this, 'ClassifierUrl', { description: 'Web page', value: `${site}/classifier.html` });
+    new CfnOutput(this, 'DetectorUrl', {
+      description: 'Detector endpoint through CloudFront (POST an image)',
+      value: `${site}/detector`,
+    });
+    if (this.api.key) {
+      new CfnOutput(this, 'ApiKeyId', {
+        description: 'aws apigateway get-api-key --include-value --api-key <id> prints the key',
+        value: this.api.key.keyId,
+      });
+    }
+  }
+}

@@ -1,0 +1,145 @@
+import { RemovalPolicy, Validations } from 'aws-cdk-lib';
+import * as apigateway from 'aws-cdk-lib/aws-apigateway';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+
+/**
+ * Request bodies API Gateway must pass to the function as binary (base64 in the proxy event).
+ * Not `*\/*`: that would also make the CORS preflight's mock integration treat its (empty)
+ * response as binary and break OPTIONS. image/heic is listed so it arrives intact and the
+ * function can answer 415 itself.
+ */
+export const BINARY_MEDIA_TYPES = [
+  'image/jpeg',
+  'image/png',
+  'image/webp',
+  'image/gif',
+  'image/avif',
+  'image/tiff',
+  'image/heic',
+  'application/octet-stream',
+  'multipart/form-data',
+] as const;
+
+/** The API's routes. `public` routes never need the API key (health checks, the API description). */
+export const ROUTES = [
+  { path: 'classifier', method: 'POST', public: false },
+  { path: 'detector', method: 'POST', public: false },
+  { path: 'models', method: 'GET', public: false },
+  { path: 'health', method: 'GET', public: true },
+  { path: 'openapi.json', method: 'GET', public: true },
+] as const;
+
+export const STAGE_NAME = 'prod';
+
+export interface InferenceApiProps {
+  /** The function (or alias) every route invokes (Lambda proxy integration). */
+  readonly handler: lambda.IFunction;
+  /** Stage throttling: steady-state requests per second. */
+  readonly throttleRateLimit: number;
+  /** Stage throttling: burst. */
+  readonly throttleBurstLimit: number;
+  /** Create a usage plan and an API key, and require the key on the non-public routes. Default false. */
+  readonly apiKey?: boolean;
+  /** Browser origins allowed cross-origin (CORS preflight on every route). Default: none. */
+  readonly allowedOrigins?: readonly string[];
+  /** Retention of the access log group. Default one month. */
+  readonly logRetention?: logs.RetentionDays;
+  /**
+   * Create the account-level API Gateway CloudWatch role (required once per account and region for
+   * access and execution logs). It is retained on delete because it is shared by the account.
+   * Default true.
+   */
+  readonly cloudWatchRole?: boolean;
+}
+
+/** REST API (regional) in front of the inference function: binary bodies, throttling, access logs. */
+export class InferenceApi extends Construct {
+  readonly api: apigateway.RestApi;
+  readonly accessLogs: logs.LogGroup;
+  readonly usagePlan?: apigateway.UsagePlan;
+  readonly key?: apigateway.IApiKey;
+
+  constructor(scope: Construct, id: string, props: InferenceApiProps) {
+    super(scope, id);
+    this.accessLogs = new logs.LogGroup(this, 'AccessLogs', {
+      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    const cloudWatchRole = props.cloudWatchRole ?? true;
+    const origins = props.allowedOrigins ?? [];
+
+    this.api = new apigateway.RestApi(this, 'Api', {
+      description: 'Image classification and object detection',
+      endpointTypes: [apigateway.EndpointType.REGIONAL],
+      binaryMediaTypes: [...BINARY_MEDIA_TYPES],
+      cloudWatchRole,
+      cloudWatchRoleRemovalPolicy: cloudWatchRole ? RemovalPolicy.RETAIN : undefined,
+      deployOptions: {
+        stageName: STAGE_NAME,
+        throttlingRateLimit: props.throttleRateLimit,
+        throttlingBurstLimit: props.throttleBurstLimit,
+        // Access log: one JSON line per request, no bodies. Execution log: errors only, no data trace.
+        accessLogDestination: new apigateway.LogGroupLogDestination(this.accessLogs),
+        accessLogFormat: apigateway.AccessLogFormat.jsonWithStandardFields(),
+        loggingLevel: apigateway.MethodLoggingLevel.ERROR,
+        dataTraceEnabled: false,
+        metricsEnabled: true,
+      },
+      defaultCorsPreflightOptions: origins.length
+        ? {
+            allowOrigins: [...origins],
+            allowMethods: ['GET', 'POST', 'OPTIONS'],
+            allowHeaders: ['Content-Type', 'x-api-key'],
+          }
+        : undefined,
+    });
+
+    const integration = new apigateway.LambdaIntegration(props.handler, {
+      proxy: true,
+      allowTestInvoke: false,
+    });
+    for (const route of ROUTES) {
+      this.api.root.addResource(route.path).addMethod(route.method, integration, {
+        apiKeyRequired: Boolean(props.apiKey) && !route.public,
+      });
+    }
+
+    if (props.apiKey) {
+      this.usagePlan = this.api.addUsagePlan('UsagePlan', {
+        description: 'Image recognition API key',
+        throttle: { rateLimit: props.throttleRateLimit, burstLimit: props.throttleBurstLimit },
+        apiStages: [{ api: this.api, stage: this.api.deploymentStage }],
+      });
+      this.key = this.api.addApiKey('Key', { description: 'Image recognition web page and clients' });
+      this.usagePlan.addApiKey(this.key);
+    }
+
+    Validations.of(this).acknowledge({
+      id: 'AwsSolutions-APIG2',
+      reason:
+        'Bodies are images or multipart forms: the function validates type, size and pixels and answers 400/413/415.',
+    });
+    Validations.of(this).acknowledge({
+      id: 'AwsSolutions-APIG3',
+      reason: 'No WAF by default (cost); stage throttling and the optional usage plan limit abuse.',
+    });
+    Validations.of(this).acknowledge({
+      id: 'AwsSolutions-APIG4',
+      reason:
+        'A public demo API: no user identity. An API key with a usage plan can be required (context apiKey=true).',
+    });
+    Validations.of(this).acknowledge({
+      id: 'AwsSolutions-COG4',
+      reason: 'No Cognito user pool: the API has no users; see APIG4.',
+    });
+    if (cloudWatchRole) {
+      Validations.of(this).acknowledge({
+        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
+        reason:
+          'The AWS managed policy API Gateway needs to write access and execution logs (account-level role).',
+      });
+    }
+  }
+}

@@ -1,0 +1,150 @@
+import { App, Stack } from 'aws-cdk-lib';
+import { mkdtempSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { InferenceFunction, type InferenceFunctionProps } from '../../lib/inference-function';
+import { ModelCatalog } from '../../lib/model-catalog';
+import { deploymentOptionsFromContext, parseModelSource } from '../../lib/options';
+import { CDK_JSON_CONTEXT, dockerImageAssets, listFiles, REPO_ROOT } from './synth';
+
+jest.setTimeout(120_000);
+
+const optionsFor = (context: Record<string, unknown>) =>
+  deploymentOptionsFromContext(new App({ context }).node);
+const catalog = ModelCatalog.fromRepo(REPO_ROOT);
+
+describe('deployment options from context', () => {
+  test('defaults: models baked into the image, 3008 MB, no API key, throttle 20/40, 30-day logs', () => {
+    expect(optionsFor({})).toEqual({
+      modelSource: { kind: 'image' },
+      imageModels: ['resnet50-v1-12', 'yolov4'],
+      modelsFromCache: false,
+      defaultClassifier: undefined,
+      defaultDetector: undefined,
+      preloadModels: undefined,
+      memorySize: 3008,
+      ortThreads: undefined,
+      reservedConcurrency: undefined,
+      provisionedConcurrency: undefined,
+      apiKey: false,
+      allowedOrigins: [],
+      throttleRateLimit: 20,
+      throttleBurstLimit: 40,
+      logRetentionDays: 30,
+      apiCloudWatchRole: true,
+    });
+  });
+
+  test('parses -c strings: lists, booleans, integers and an S3 model source without models in the image', () => {
+    const o = optionsFor({
+      modelSource: 's3://my-bucket/models/v2/',
+      allowedOrigins: 'https://a.example, https://b.example',
+      apiKey: 'true',
+      memorySize: '10240',
+      preloadModels: '',
+    });
+    expect(o.modelSource).toEqual({ kind: 's3', bucketName: 'my-bucket', prefix: 'models/v2' });
+    expect(o.imageModels).toEqual([]);
+    expect(o.allowedOrigins).toEqual(['https://a.example', 'https://b.example']);
+    expect(o.apiKey).toBe(true);
+    expect(o.memorySize).toBe(10240);
+    expect(o.preloadModels).toEqual([]);
+  });
+
+  test('accepts JSON-typed values from cdk.json', () => {
+    const o = optionsFor({ apiKey: true, memorySize: 1769, imageModels: ['resnet50-v1-12-int8'] });
+    expect(o).toMatchObject({ apiKey: true, memorySize: 1769, imageModels: ['resnet50-v1-12-int8'] });
+  });
+
+  test('rejects malformed values with the key name', () => {
+    expect(() => optionsFor({ memorySize: '3 GB' })).toThrow(/memorySize/);
+    expect(() => optionsFor({ memorySize: '64' })).toThrow(/memorySize/);
+    expect(() => optionsFor({ apiKey: 'yes' })).toThrow(/apiKey/);
+    expect(() => optionsFor({ logRetentionDays: '8' })).toThrow(/logRetentionDays/);
+    expect(optionsFor({ logRetentionDays: '7' }).logRetentionDays).toBe(7);
+    expect(() => parseModelSource('https://bucket/prefix')).toThrow(/modelSource/);
+    expect(parseModelSource('s3://bucket')).toEqual({ kind: 's3', bucketName: 'bucket', prefix: '' });
+  });
+});
+
+describe('inference function model checks', () => {
+  const make = (props: Partial<InferenceFunctionProps>, contextDir = REPO_ROOT) => {
+    const app = new App({ context: CDK_JSON_CONTEXT, builtinCloudFormationValidation: false });
+    const stack = new Stack(app, 'S', { env: { account: '123456789012', region: 'eu-west-1' } });
+    const fn = new InferenceFunction(stack, 'Inference', {
+      contextDir,
+      catalog,
+      modelSource: { kind: 'image' },
+      imageModels: ['resnet50-v1-12', 'yolov4'],
+      ...props,
+    });
+    return { app, stack, fn };
+  };
+
+  test('rejects unknown model ids and defaults that are not in the image', () => {
+    expect(() => make({ imageModels: ['resnet51'] })).toThrow(/Unknown model 'resnet51'/);
+    expect(() => make({ defaultClassifier: 'resnet50-v1-12-int8' })).toThrow(/not in imageModels/);
+    expect(() => make({ defaultDetector: 'resnet50-v1-12' })).toThrow(/classification model, not detection/);
+    expect(() => make({ imageModels: [] })).toThrow(/at least one model/);
+  });
+
+  test('picks the defaults from the baked models when resnet50/yolov4 are not there', () => {
+    const { fn } = make({ imageModels: ['resnet50-v1-12-int8', 'yolov4'] });
+    expect(fn.defaultClassifier).toBe('resnet50-v1-12-int8');
+    expect(fn.defaultDetector).toBe('yolov4');
+  });
+
+  test('a model without a download URL needs modelsFromCache', () => {
+    expect(() => make({ imageModels: ['mobilenetv2-12-int8'] })).toThrow(/modelsFromCache/);
+  });
+
+  test('modelsFromCache adds only the selected model files from .cache/models to the build context', () => {
+    // A repo root whose .cache/models holds a selected and an unselected model.
+    const root = mkdtempSync(path.join(tmpdir(), 'ctx-'));
+    for (const f of [
+      'Dockerfile',
+      '.dockerignore',
+      'package.json',
+      'package-lock.json',
+      'tsconfig.json',
+      'models',
+      'scripts',
+    ]) {
+      symlinkSync(path.join(REPO_ROOT, f), path.join(root, f));
+    }
+    mkdirSync(path.join(root, '.cache', 'models'), { recursive: true });
+    writeFileSync(path.join(root, '.cache', 'models', 'mobilenetv2-12-int8.onnx'), 'selected');
+    writeFileSync(path.join(root, '.cache', 'models', 'yolov4.onnx'), 'not selected');
+    writeFileSync(path.join(root, '.cache', 'other.bin'), 'not a model');
+    // yolox-nano has no URL and is not in the cache: the build could not get it.
+    expect(() => make({ imageModels: ['yolox-nano'], modelsFromCache: true }, root)).toThrow(
+      /\.cache\/models/,
+    );
+    // resnet50-v1-12 is not cached either, but the build downloads it.
+    const { app, fn } = make(
+      { imageModels: ['mobilenetv2-12-int8', 'resnet50-v1-12'], modelsFromCache: true },
+      root,
+    );
+    expect(fn.defaultClassifier).toBe('resnet50-v1-12');
+    // No detector in the image: only the classifier is preloaded.
+    expect(fn.function.node.defaultChild).toBeDefined();
+    const env = (
+      app.synth().getStackByName('S').template as {
+        Resources: Record<string, { Properties: { Environment?: { Variables: Record<string, string> } } }>;
+      }
+    ).Resources;
+    expect(
+      Object.values(env).find((r) => r.Properties.Environment)?.Properties.Environment?.Variables
+        .PRELOAD_MODELS,
+    ).toBe('resnet50-v1-12');
+    const assembly = app.synth();
+    const files = listFiles(dockerImageAssets(assembly, 'S')[0]!.directory);
+    expect(files.filter((f) => f.startsWith('.cache/'))).toEqual(['.cache/models/mobilenetv2-12-int8.onnx']);
+
+    // Without modelsFromCache nothing from .cache is copied.
+    const plain = make({}, root).app.synth();
+    expect(
+      listFiles(dockerImageAssets(plain, 'S')[0]!.directory).filter((f) => f.startsWith('.cache')),
+    ).toEqual([]);
+  });
+});
