@@ -39,20 +39,25 @@ import {
  */
 
 /**
- * The replacement forms (m = Mish(x) = x·tanh(softplus(x))):
- * - `sigmoid` (default, 6 elementwise ops): s = σ(x), p = s·(2−s), y = x·p/(2−p). Exact:
- *   tanh(ln(1+eˣ)) = ((1+eˣ)²−1)/((1+eˣ)²+1) and 1+eˣ = 1/(1−s). σ saturates, so no guard is needed,
- *   and for x → −∞, p ≈ 2s keeps full relative precision (no cancellation).
- * - `exp` (7 ops): n = exp(min(x, 20)), t = n·(n+2), y = x·t/(t+2). The min avoids inf/inf; for
- *   x > 20, t/(t+2) is 1 in float32, so the guard is exact.
+ * The replacement forms (Mish(x) = x·tanh(softplus(x)); with n = eˣ and t = n·(n+2),
+ * tanh(ln(1+n)) = ((1+n)²−1)/((1+n)²+1) = t/(t+2) exactly):
+ * - `exp-div` (default, 6 ops, all NCHW): y = x / (1 + 2/t). No guard is needed: for large x,
+ *   t = inf gives 2/t = 0 and y = x; for very negative x, t = 0 gives 2/t = inf and y = −0. The
+ *   fastest form measured (bench/sections/mish.ts, docs/performance.md).
+ * - `exp` (7 ops): n = exp(min(x, 20)), y = x·t/(t+2). The min avoids inf/inf; for x > 20,
+ *   t/(t+2) is 1 in float32, so the guard is exact.
+ * - `sigmoid` (6 ops): s = σ(x), p = s·(2−s), y = x·p/(2−p). Exact too, but onnxruntime runs σ in
+ *   the NCHWc layout next to the convolution and adds a second layout conversion per chain.
  * - `softplus` (3 ops): Softplus → Tanh → Mul. For comparison only: about 2× slower on ORT CPU.
  * - `mish-op` (1 op): the ONNX opset-18 `Mish` operator. Needs the default-domain opset raised to
  *   18 (and IR ≥ 8), which this code does only for graphs whose other ops keep their meaning
- *   (Split's `split` attribute becomes an input); anything else is refused.
+ *   (Split's `split` attribute becomes an input); anything else is refused. onnxruntime 1.30 has
+ *   no CPU Mish kernel and expands the op's function body (Softplus, Tanh, Mul): as slow as
+ *   `softplus`.
  */
-export type MishForm = 'sigmoid' | 'exp' | 'softplus' | 'mish-op';
+export type MishForm = 'exp-div' | 'exp' | 'sigmoid' | 'softplus' | 'mish-op';
 
-export const DEFAULT_MISH_FORM: MishForm = 'sigmoid';
+export const DEFAULT_MISH_FORM: MishForm = 'exp-div';
 
 /** Bump when the emitted graph changes, so cached optimised files are rebuilt. */
 export const REWRITE_VERSION = 1;
@@ -406,6 +411,24 @@ export function rewriteMishParts(
           n('Add', [tt, two], u),
           n('Div', [tt, u], r),
           n('Mul', [x, r], y),
+        ];
+      } else if (form === 'exp-div') {
+        const one1 = constant(1, dims);
+        const two = constant(2, dims);
+        const [e, a, tt, v, w] = ['exp', 'a', 't', 'v', 'w'].map(t) as [
+          string,
+          string,
+          string,
+          string,
+          string,
+        ];
+        replacement = [
+          n('Exp', [x], e),
+          n('Add', [e, two], a),
+          n('Mul', [e, a], tt),
+          n('Div', [two, tt], v),
+          n('Add', [v, one1], w),
+          n('Div', [x, w], y),
         ];
       } else if (form === 'softplus') {
         const [sp, th] = ['softplus', 'tanh'].map(t) as [string, string];

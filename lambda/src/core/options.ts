@@ -19,6 +19,13 @@ export const OPTION_LIMITS = {
   maxDetections: { min: 1, max: 1000 },
 } as const;
 
+/** A short, safe echo of a client value: never the whole of a huge or deeply nested one. */
+function describeValue(raw: unknown): string {
+  if (typeof raw === 'string') return JSON.stringify(raw.length > 40 ? `${raw.slice(0, 40)}…` : raw);
+  if (typeof raw === 'number' || typeof raw === 'boolean' || raw === null) return String(raw);
+  return Array.isArray(raw) ? 'an array' : `a value of type ${typeof raw}`;
+}
+
 function toNumber(name: string, raw: unknown, min: number, max: number, integer: boolean): number {
   // Plain decimal only: Number() would also take '0x10', '1e1' or 'Infinity'.
   const n =
@@ -31,7 +38,7 @@ function toNumber(name: string, raw: unknown, min: number, max: number, integer:
     const kind = integer ? 'an integer' : 'a number';
     throw new InvalidParameterError(
       name,
-      `'${name}' must be ${kind} from ${min} to ${max}; got ${JSON.stringify(raw)}.`,
+      `'${name}' must be ${kind} from ${min} to ${max}; got ${describeValue(raw)}.`,
     );
   }
   return n;

@@ -73,16 +73,23 @@ function toProxyResult(res: ApiResponse): APIGatewayProxyResult {
 export interface Telemetry {
   logger: Logger;
   metrics: Metrics;
+  metricsEnabled: boolean;
 }
 
-export function createTelemetry(): Telemetry {
-  const serviceName = process.env.POWERTOOLS_SERVICE_NAME ?? 'image-recognition';
+const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'CRITICAL', 'SILENT'] as const;
+type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** Powertools logger and metrics, configured from the given environment (not only process.env). */
+export function createTelemetry(env: NodeJS.ProcessEnv = process.env): Telemetry {
+  const serviceName = env.POWERTOOLS_SERVICE_NAME ?? 'image-recognition';
+  const level = (env.POWERTOOLS_LOG_LEVEL ?? 'INFO').toUpperCase();
   return {
-    logger: new Logger({ serviceName }),
-    metrics: new Metrics({
-      namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'ImageRecognition',
+    logger: new Logger({
       serviceName,
+      logLevel: LOG_LEVELS.includes(level as LogLevel) ? (level as LogLevel) : 'INFO',
     }),
+    metrics: new Metrics({ namespace: env.POWERTOOLS_METRICS_NAMESPACE ?? 'ImageRecognition', serviceName }),
+    metricsEnabled: env.POWERTOOLS_METRICS_DISABLED !== 'true',
   };
 }
 
@@ -108,6 +115,7 @@ function record(
   if (outcome.errorCode === 'INTERNAL')
     logger.error('request failed', { ...entry, error: outcome.error as Error });
   else logger.info('request', entry);
+  if (!t.metricsEnabled) return;
   metrics.addMetric('Latency', MetricUnit.Milliseconds, elapsedMs);
   if (timings) {
     metrics.addMetric('DecodeLatency', MetricUnit.Milliseconds, timings.decodeMs);

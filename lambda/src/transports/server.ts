@@ -5,12 +5,12 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { loadConfig, type Config } from '../adapters/config';
-import { PayloadTooLargeError } from '../core/errors';
+import { InvalidRequestError, PayloadTooLargeError } from '../core/errors';
 import { createService } from '../service/create-service';
 import type { RecognitionService } from '../service/recognition-service';
 import { errorResponse } from './http/api';
 import { toProxyEvent, writeProxyResult } from './http-event';
-import { createLambdaHandler } from './lambda-handler';
+import { createLambdaHandler, createTelemetry } from './lambda-handler';
 
 export interface LocalServerOptions {
   port?: number;
@@ -49,7 +49,12 @@ async function serveStatic(
   res: ServerResponse,
   headOnly: boolean,
 ): Promise<boolean> {
-  const name = pathname === '/' ? 'classifier.html' : decodeURIComponent(pathname.slice(1));
+  let name: string;
+  try {
+    name = pathname === '/' ? 'classifier.html' : decodeURIComponent(pathname.slice(1));
+  } catch {
+    return false; // malformed percent-encoding: not a file of ours
+  }
   if (name.includes('\0') || !STATIC_TYPES[path.extname(name)]) return false;
   const file = path.resolve(webDir, name);
   if (!file.startsWith(webDir + path.sep)) return false;
@@ -104,14 +109,26 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
   const config = loadConfig(options.env ?? process.env);
   const service = createService(config);
   const preload = service.preload(config.preload);
-  const handler = createLambdaHandler(service, config, { ready: preload });
+  const env = options.env ?? process.env;
+  const handler = createLambdaHandler(service, config, { ready: preload, telemetry: createTelemetry(env) });
   const webDir = path.resolve(options.webDir ?? path.join(path.dirname(config.modelsDir), 'web'));
   // base64 adds a third; multipart and JSON add a little more.
   const bodyLimit = Math.ceil((config.maxImageBytes * 4) / 3) + 64 * 1024;
 
   const server = createServer((req, res) => {
     void (async () => {
-      const url = new URL(req.url ?? '/', 'http://localhost');
+      // Concatenated rather than resolved: a request path like '//host/x' is a path, not a host.
+      let url: URL;
+      try {
+        url = new URL(`http://localhost${(req.url ?? '/').startsWith('/') ? '' : '/'}${req.url ?? ''}`);
+      } catch {
+        const response = errorResponse(
+          new InvalidRequestError('The request path is malformed.'),
+          randomUUID(),
+        );
+        writeProxyResult(res, { ...response, body: response.body as string });
+        return;
+      }
       const method = req.method ?? 'GET';
       if (
         (method === 'GET' || method === 'HEAD') &&
@@ -128,7 +145,8 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
             ? e
             : new PayloadTooLargeError('The request body could not be read.');
         const response = errorResponse(error, requestId);
-        res.setHeader('Connection', 'close');
+        // No 'Connection: close': closing while the client still sends makes the kernel reset
+        // the connection and the client would never read the 413. Drain briefly, then cut.
         writeProxyResult(res, { ...response, body: response.body as string });
         // Stop reading the rest; the client has its answer.
         req.resume();
@@ -150,6 +168,19 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
         }),
       );
     });
+  });
+  // Requests Node's parser rejects (bad method, bad header) still get a JSON answer.
+  server.on('clientError', (_err, socket) => {
+    if (!socket.writable) return;
+    const body = JSON.stringify({
+      statusCode: 400,
+      error: 'INVALID_REQUEST',
+      message: 'The HTTP request is malformed.',
+      requestId: randomUUID(),
+    });
+    socket.end(
+      `HTTP/1.1 400 Bad Request\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
   });
   server.requestTimeout = config.requestTimeoutMs + 5000;
   server.headersTimeout = 15_000;

@@ -78,6 +78,10 @@ function parseMultipart(body: Buffer, contentType: string, maxImageBytes: number
       const chunks: Buffer[] = [];
       stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('limit', () => (failure ??= tooLarge(maxImageBytes)));
+      // A body cut inside a file part errors the part's stream: that is a bad request, not a crash.
+      stream.on('error', (e: Error) => {
+        failure ??= new InvalidRequestError(`Malformed multipart request: ${e.message}.`);
+      });
       stream.on('end', () => files.push(Buffer.concat(chunks)));
     });
     bb.on('field', (name, value) => {
