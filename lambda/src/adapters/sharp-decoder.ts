@@ -17,6 +17,9 @@ export interface SharpDecoderOptions {
   maxAspectRatio?: number;
 }
 
+// Every request brings a new image: libvips' operation cache would only hold memory.
+sharp.cache(false);
+
 const SUPPORTED = 'JPEG, PNG, WebP, GIF, AVIF or TIFF';
 
 /** Maps sharp/libvips failures to typed errors; the message keeps libvips' reason, never a path. */
