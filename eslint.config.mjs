@@ -5,59 +5,132 @@ import prettier from 'eslint-config-prettier/flat';
 
 // Dependencies point inward: transports -> service -> adapters -> core. The core is pure maths and
 // types: no I/O, no native modules, no environment.
-const nativeAndIo = ['sharp', 'onnxruntime-node', 'onnxruntime-web', '@aws-sdk/*', '@aws-lambda-powertools/*', 'fs', 'fs/*', 'node:*', 'http', 'https', 'child_process', 'aws-lambda'];
+const nativeAndIo = [
+  'sharp',
+  'onnxruntime-node',
+  'onnxruntime-web',
+  '@aws-sdk/*',
+  '@aws-lambda-powertools/*',
+  'fs',
+  'fs/*',
+  'node:*',
+  'http',
+  'https',
+  'child_process',
+  'aws-lambda',
+];
 
 export default defineConfig(
-  globalIgnores(['dist/', 'cdk.out/', 'coverage/', '.cache/', 'test-artifacts/', '**/*.js', '**/*.mjs', 'web/']),
+  globalIgnores([
+    'dist/',
+    'cdk.out/',
+    'coverage/',
+    '.cache/',
+    'test-artifacts/',
+    '**/*.js',
+    '**/*.mjs',
+    'web/',
+  ]),
   js.configs.recommended,
   tseslint.configs.strictTypeChecked,
   { languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } } },
   {
     rules: {
-      '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true }],
+      '@typescript-eslint/restrict-template-expressions': [
+        'error',
+        { allowNumber: true, allowBoolean: true },
+      ],
+      // `const { dropped: _, ...kept } = x` is how we omit fields.
+      '@typescript-eslint/no-unused-vars': ['error', { ignoreRestSiblings: true, argsIgnorePattern: '^_' }],
     },
   },
   {
     files: ['lambda/src/core/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [
-        { group: nativeAndIo, message: 'The core is pure: no I/O or native modules. Put this in an adapter.' },
-        { group: ['**/adapters/**', '**/service/**', '**/transports/**'], message: 'The core must not depend on outer layers.' },
-      ] }],
-      'no-restricted-globals': ['error', { name: 'process', message: 'The core reads no environment; take it as a parameter.' }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: nativeAndIo,
+              message: 'The core is pure: no I/O or native modules. Put this in an adapter.',
+            },
+            {
+              group: ['**/adapters/**', '**/service/**', '**/transports/**'],
+              message: 'The core must not depend on outer layers.',
+            },
+          ],
+        },
+      ],
+      'no-restricted-globals': [
+        'error',
+        { name: 'process', message: 'The core reads no environment; take it as a parameter.' },
+      ],
     },
   },
   {
     files: ['lambda/src/adapters/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [
-        { group: ['**/service/**', '**/transports/**'], message: 'Adapters must not depend on the service or transports.' },
-      ] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/service/**', '**/transports/**'],
+              message: 'Adapters must not depend on the service or transports.',
+            },
+          ],
+        },
+      ],
     },
   },
   {
     files: ['lambda/src/service/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [
-        { group: ['**/transports/**'], message: 'The service must not depend on transports.' },
-        { group: ['sharp', 'onnxruntime-node'], message: 'Only the adapter files import native modules.' },
-      ] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['**/transports/**'], message: 'The service must not depend on transports.' },
+            {
+              group: ['sharp', 'onnxruntime-node'],
+              message: 'Only the adapter files import native modules.',
+            },
+          ],
+        },
+      ],
     },
   },
   {
     files: ['lambda/src/transports/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [
-        { group: ['sharp', 'onnxruntime-node', '**/adapters/sharp-*', '**/adapters/onnx-*'], message: 'Transports call the service facade only.' },
-      ] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['sharp', 'onnxruntime-node', '**/adapters/sharp-*', '**/adapters/onnx-*'],
+              message: 'Transports call the service facade only.',
+            },
+          ],
+        },
+      ],
     },
   },
   {
     files: ['bin/**/*.ts', 'lib/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [
-        { group: ['**/lambda/src/**', 'sharp', 'onnxruntime-node'], message: 'The CDK app stands apart from the runtime code.' },
-      ] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/lambda/src/**', 'sharp', 'onnxruntime-node'],
+              message: 'The CDK app stands apart from the runtime code.',
+            },
+          ],
+        },
+      ],
     },
   },
   {

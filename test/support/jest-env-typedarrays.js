@@ -4,8 +4,21 @@ const { TestEnvironment } = require('jest-environment-node');
 module.exports = class extends TestEnvironment {
   constructor(config, context) {
     super(config, context);
-    for (const k of ['ArrayBuffer', 'SharedArrayBuffer', 'Uint8Array', 'Uint8ClampedArray', 'Int8Array', 'Uint16Array',
-      'Int16Array', 'Uint32Array', 'Int32Array', 'Float32Array', 'Float64Array', 'BigInt64Array', 'BigUint64Array'])
+    for (const k of [
+      'ArrayBuffer',
+      'SharedArrayBuffer',
+      'Uint8Array',
+      'Uint8ClampedArray',
+      'Int8Array',
+      'Uint16Array',
+      'Int16Array',
+      'Uint32Array',
+      'Int32Array',
+      'Float32Array',
+      'Float64Array',
+      'BigInt64Array',
+      'BigUint64Array',
+    ])
       this.global[k] = globalThis[k];
   }
 };
