@@ -193,6 +193,15 @@ describe('errors: a stable code, a clear message, and the next request still wor
       400,
       'INVALID_REQUEST',
     ],
+    [
+      'a URL instead of image data (the server never fetches URLs)',
+      () =>
+        post('/classifier', JSON.stringify({ image: 'http://127.0.0.1:9/x.jpg' }), {
+          'Content-Type': 'application/json',
+        }),
+      400,
+      'INVALID_REQUEST',
+    ],
     ['empty body', () => post('/classifier', new Uint8Array(0), jpeg), 400, 'INVALID_REQUEST'],
     [
       'multipart without a file',

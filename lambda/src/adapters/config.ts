@@ -22,8 +22,6 @@ export interface Config {
   maxQueuePerModel: number;
   requestTimeoutMs: number;
   corsAllowedOrigins: string[];
-  /** Buckets allowed for {"s3": {...}} image input; empty disables it. */
-  imageS3Buckets: string[];
   s3Endpoint: string | null;
   onLambda: boolean;
 }
@@ -89,7 +87,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxQueuePerModel: int(env, 'MAX_QUEUE_PER_MODEL', 16),
     requestTimeoutMs: int(env, 'REQUEST_TIMEOUT_MS', 25_000),
     corsAllowedOrigins: list(env.CORS_ALLOWED_ORIGINS),
-    imageS3Buckets: list(env.IMAGE_S3_BUCKETS),
     s3Endpoint: env.S3_ENDPOINT || null,
     onLambda,
   };
