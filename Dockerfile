@@ -37,10 +37,21 @@ COPY lambda/src/ lambda/src/
 # binaries only) and sharp: the folder test/infra/package.test.ts loads in a fresh node process.
 RUN npx tsx scripts/package-lambda.ts --out /build/package
 
+# ---- rewrites: YOLOv4's Mish chains rewritten once here, so no cold start writes 257 MB to /tmp ----
+FROM public.ecr.aws/lambda/nodejs:22 AS rewrites
+WORKDIR /build
+COPY --from=build /build/ /build/
+COPY --from=models /opt/models/ /opt/models/
+RUN mkdir -p /opt/model-rewrites && \
+    MODEL_PATH=/opt/models MODEL_CACHE_DIR=/tmp/model-cache MODEL_REWRITE_DIR=/opt/model-rewrites \
+    npx tsx lambda/src/transports/prepare-models.ts
+
 # ---- runtime ----
 FROM public.ecr.aws/lambda/nodejs:22
 COPY --from=models /opt/models/ /opt/models/
+COPY --from=rewrites /opt/model-rewrites/ /opt/model-rewrites/
 COPY --from=build /build/package/ ${LAMBDA_TASK_ROOT}/
 ENV MODEL_PATH=/opt/models \
+    MODEL_REWRITE_DIR=/opt/model-rewrites \
     NODE_ENV=production
 CMD ["index.handler"]

@@ -11,6 +11,13 @@ export interface Config {
   /** Folders searched for model files, in order; the cache folder is last. */
   modelPath: string[];
   cacheDir: string;
+  /**
+   * Where rewritten model graphs are kept (Mish without Log; see onnx-graph-rewrite.ts), keyed by
+   * the source sha256. Defaults to the cache folder locally; on Lambda only when set (the image
+   * ships them pre-built in /opt/model-rewrites, so no cold start writes 257 MB to /tmp).
+   * MODEL_REWRITE_DIR=off loads files unchanged.
+   */
+  modelRewriteDir: string | null;
   modelS3Uri: string | null;
   defaultClassifier: string;
   defaultDetector: string;
@@ -75,6 +82,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     userManifest: env.MODEL_MANIFEST ? path.resolve(env.MODEL_MANIFEST) : null,
     modelPath: [...list(env.MODEL_PATH, ':').map((p) => path.resolve(p)), cacheDir],
     cacheDir,
+    modelRewriteDir:
+      env.MODEL_REWRITE_DIR === 'off'
+        ? null
+        : env.MODEL_REWRITE_DIR
+          ? path.resolve(env.MODEL_REWRITE_DIR)
+          : onLambda
+            ? null
+            : cacheDir,
     modelS3Uri: env.MODEL_S3_URI || null,
     defaultClassifier,
     defaultDetector,

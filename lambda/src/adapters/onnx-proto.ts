@@ -192,6 +192,9 @@ export interface AttributeMsg {
   t?: TensorMsg;
   floats?: number[];
   ints?: Int64[];
+  /** Subgraphs (If, Loop, Scan bodies). */
+  g?: GraphMsg;
+  graphs?: GraphMsg[];
 }
 
 export interface NodeMsg {

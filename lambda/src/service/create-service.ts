@@ -25,7 +25,10 @@ export function createService(config: Config): RecognitionService {
   return new RecognitionService({
     manifest,
     files,
-    runtime: new OnnxModelRuntime({ intraOpThreads: config.intraOpThreads }),
+    runtime: new OnnxModelRuntime({
+      intraOpThreads: config.intraOpThreads,
+      rewriteDir: config.modelRewriteDir,
+    }),
     decoder: new SharpImageDecoder({ maxPixels: config.maxImagePixels }),
     defaults: { classification: config.defaultClassifier, detection: config.defaultDetector },
     maxQueuePerModel: config.maxQueuePerModel,

@@ -1,0 +1,140 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { prepareOptimizedModel } from '../../lambda/src/adapters/onnx-graph-rewrite';
+import { log } from './log';
+
+export const ROOT = path.resolve(__dirname, '../..');
+export const SHARED_DIR = process.env.SHARED_DIR ?? path.resolve(ROOT, '../shared');
+export const SHARED_MODELS = path.join(SHARED_DIR, 'models');
+export const SHARED_IMAGES = path.join(SHARED_DIR, 'images');
+export const BENCH_MODELS = path.join(ROOT, '.cache', 'bench-models');
+export const BENCH_CACHE = path.join(ROOT, '.cache', 'bench-cache');
+
+export interface BenchModel {
+  key: string;
+  label: string;
+  file: string;
+  /** Random-weight stand-in with the zoo file's graph (shared/models/bench). */
+  standIn: boolean;
+  /** Input shape for batch n. */
+  dims: (batch: number) => number[];
+  /** Multiply-accumulates per image (null: measured by lib/macs.ts). */
+  gmac: number | null;
+  int8: boolean;
+  /** The manifest id this file serves in the service, if any. */
+  manifestId?: string;
+}
+
+const STANDINS = ['resnet50-random.onnx', 'resnet50-int8-random.onnx', 'yolov4-random.onnx'];
+
+/** Writes the stand-ins (about 2 s) unless present. */
+export function ensureBenchModels(): void {
+  if (STANDINS.every((f) => existsSync(path.join(BENCH_MODELS, f)))) return;
+  log('generating stand-in models into', BENCH_MODELS);
+  execFileSync(process.execPath, [path.join(SHARED_MODELS, 'bench', 'make-bench-models.mjs'), BENCH_MODELS], {
+    stdio: 'ignore',
+  });
+}
+
+/** The YOLOv4 stand-in with Mish rewritten (prepared once into the bench cache). */
+export async function rewrittenYolov4(): Promise<{
+  file: string;
+  prepareMs: number;
+  cached: boolean;
+  replaced: number;
+}> {
+  const t = performance.now();
+  const r = await prepareOptimizedModel(path.join(BENCH_MODELS, 'yolov4-random.onnx'), null, BENCH_CACHE);
+  if (r.replaced !== 72)
+    throw new Error(`expected 72 Mish chains in the YOLOv4 stand-in, rewrote ${r.replaced}`);
+  return { file: r.file, prepareMs: performance.now() - t, cached: r.cached, replaced: r.replaced };
+}
+
+const nchw = (size: number) => (b: number) => [b, 3, size, size];
+
+export function benchModels(yolov4Rewritten: string): BenchModel[] {
+  return [
+    {
+      key: 'resnet50',
+      label: 'ResNet-50 v1 fp32 (stand-in)',
+      file: path.join(BENCH_MODELS, 'resnet50-random.onnx'),
+      standIn: true,
+      dims: nchw(224),
+      gmac: 3.86,
+      int8: false,
+      manifestId: 'resnet50-v1-12',
+    },
+    {
+      key: 'resnet50-int8',
+      label: 'ResNet-50 v1 int8 (stand-in)',
+      file: path.join(BENCH_MODELS, 'resnet50-int8-random.onnx'),
+      standIn: true,
+      dims: nchw(224),
+      gmac: 3.86,
+      int8: true,
+      manifestId: 'resnet50-v1-12-int8',
+    },
+    {
+      key: 'yolov4',
+      label: 'YOLOv4 416 (stand-in, zoo Mish)',
+      file: path.join(BENCH_MODELS, 'yolov4-random.onnx'),
+      standIn: true,
+      dims: (b) => [b, 416, 416, 3],
+      gmac: 30.05,
+      int8: false,
+      manifestId: 'yolov4',
+    },
+    {
+      key: 'yolov4-mish',
+      label: 'YOLOv4 416 (stand-in, Mish rewritten)',
+      file: yolov4Rewritten,
+      standIn: true,
+      dims: (b) => [b, 416, 416, 3],
+      gmac: 30.05,
+      int8: false,
+      manifestId: 'yolov4-mish-rewrite',
+    },
+    {
+      key: 'mobilenetv2-int8',
+      label: 'MobileNetV2 int8 (real)',
+      file: path.join(SHARED_MODELS, 'mobilenetv2-12-int8.onnx'),
+      standIn: false,
+      dims: nchw(224),
+      gmac: null,
+      int8: true,
+      manifestId: 'mobilenetv2-12-int8',
+    },
+    {
+      key: 'yolox-nano',
+      label: 'YOLOX-nano 416 (real)',
+      file: path.join(SHARED_MODELS, 'yolox_nano.onnx'),
+      standIn: false,
+      dims: nchw(416),
+      gmac: null,
+      int8: false,
+      manifestId: 'yolox-nano',
+    },
+    {
+      key: 'yolo-fastest',
+      label: 'Yolo-Fastest 1.1 320 (real)',
+      file: path.join(SHARED_MODELS, 'yolo-fastest-1.1-coco-320.onnx'),
+      standIn: false,
+      dims: nchw(320),
+      gmac: null,
+      int8: false,
+      manifestId: 'yolo-fastest-1.1-xl',
+    },
+  ];
+}
+
+/** Deterministic image-like input in [0, 1) (no NaN, no extreme values). */
+export function syntheticInput(length: number, seed = 1): Float32Array {
+  const out = new Float32Array(length);
+  let s = seed >>> 0;
+  for (let i = 0; i < length; i++) {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    out[i] = (s >>> 8) / 16777216;
+  }
+  return out;
+}

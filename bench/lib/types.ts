@@ -1,0 +1,42 @@
+import type { BaselinesResult } from '../sections/baselines';
+import type { ColdStartRow } from '../sections/cold-start';
+import type { ConcurrencyRow } from '../sections/concurrency';
+import type { E2eRow } from '../sections/e2e';
+import type { FloorRow, GemmPeak, PeakModel } from '../sections/floor';
+import type { InferenceRow } from '../sections/inference';
+import type { SizingRow } from '../sections/lambda-sizing';
+import type { MishResult } from '../sections/mish';
+import type { MachineInfo, Versions } from './machine';
+
+export interface BenchSettings {
+  quick: boolean;
+  sections: string[];
+  threads: number[];
+  runs: number;
+  slowRuns: number;
+  mishRounds: number;
+  e2eRequests: number;
+  concurrency: number[];
+  concurrencyDurationS: number;
+  rssRequests: { classifier: number; detector: number };
+  wasmRuns: number;
+  serviceIntraOpThreads: number;
+}
+
+export interface BenchResults {
+  date: string;
+  durationS: number;
+  machine: MachineInfo;
+  versions: Versions;
+  settings: BenchSettings;
+  load: { start: number[]; during: { samples: number; mean: number; max: number }; end: number[] };
+  notes: string[];
+  inference?: InferenceRow[];
+  mish?: MishResult;
+  e2e?: E2eRow[];
+  concurrency?: ConcurrencyRow[];
+  coldStart?: ColdStartRow[];
+  baselines?: BaselinesResult;
+  floor?: { peak: PeakModel; gemm: GemmPeak[]; macs: Record<string, number>; rows: FloorRow[] };
+  lambda?: SizingRow[];
+}

@@ -1,0 +1,318 @@
+import type { BenchResults } from '../lib/types';
+
+const f = (v: number | null | undefined, digits = 1): string =>
+  v === null || v === undefined || !Number.isFinite(v) ? '–' : v.toFixed(digits);
+
+function table(header: string[], rows: (string | number)[][]): string {
+  const line = (cells: (string | number)[]) => `| ${cells.join(' | ')} |`;
+  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+function machine(r: BenchResults): string {
+  const m = r.machine;
+  const flags = Object.entries(m.flags)
+    .filter(([, on]) => on)
+    .map(([k]) => k)
+    .join(', ');
+  const v = r.versions;
+  return [
+    `- **CPU**: ${m.cpuModel} (family ${m.cpuFamily ?? '?'}, model ${m.cpuModelNumber ?? '?'}), ${m.logicalCpus} logical CPUs, ${f(m.cpuMHz, 0)} MHz reported; ${m.memoryGb} GB RAM; ${m.os}, kernel ${m.kernel}`,
+    `- **Flags**: ${flags || 'none of interest'}`,
+    `- **Versions**: node ${v.node}, onnxruntime-node ${v.onnxruntimeNode}, onnxruntime-web ${v.onnxruntimeWeb}, sharp ${v.sharp} (libvips ${v.libvips}), protobufjs ${v.protobufjs}, autocannon ${v.autocannon}`,
+    `- **Settings**: ${r.settings.quick ? 'quick' : 'full'} run; threads ${r.settings.threads.join(', ')}; ${r.settings.runs} timed runs (${r.settings.slowRuns} for YOLOv4) after one first run; service uses ORT_INTRA_OP_THREADS=${r.settings.serviceIntraOpThreads}; graph optimisation 'all'`,
+    `- **Load average** (other tenants share this machine): start ${r.load.start.join(' / ')}, during mean ${r.load.during.mean} max ${f(r.load.during.max, 2)}, end ${r.load.end.join(' / ')}. With ${r.machine.logicalCpus} CPUs, a load above ${r.machine.logicalCpus} means wall times are inflated; the CPU-time columns are less affected.`,
+    `- **Duration**: ${f(r.durationS, 0)} s`,
+    ...r.notes.map((n) => `- ${n}`),
+  ].join('\n');
+}
+
+function inference(r: BenchResults): string {
+  if (!r.inference) return '';
+  return [
+    '## 1. Inference (onnxruntime-node, CPU EP)',
+    '',
+    'Milliseconds. "cpu" is process CPU time per run (all threads), a contention-robust companion to wall time.',
+    '',
+    table(
+      ['model', 'threads', 'batch', 'create', 'first run', 'min', 'median', 'p90', 'cpu median', 'per image'],
+      r.inference.map((x) => [
+        x.label,
+        x.threads,
+        x.batch,
+        f(x.createMs, 0),
+        f(x.firstRunMs),
+        f(x.wall.min),
+        f(x.wall.median),
+        f(x.wall.p90),
+        f(x.cpu.median),
+        f(x.perImageMs),
+      ]),
+    ),
+  ].join('\n');
+}
+
+function mish(r: BenchResults): string {
+  const m = r.mish;
+  if (!m) return '';
+  const parts = [
+    '## Mish rewrite (YOLOv4 stand-in, before/after, interleaved runs)',
+    '',
+    `${m.replaced} chains replaced. Rewrite in memory (parse and splice, weights not copied) ${f(m.rewriteMs, 0)} ms; prepareOptimizedModel into an empty cache (read 257 MB, rewrite, write) ${f(m.prepareColdMs, 0)} ms; with the cached file ${m.prepare.cached ? `${f(m.prepare.ms, 0)} ms` : '(not measured this run)'}.`,
+    '',
+    table(
+      ['threads', 'rounds', 'variant', 'min', 'median', 'p90', 'cpu median', 'max abs diff'],
+      m.ab.flatMap((t) =>
+        t.variants.map((v) => [
+          t.threads,
+          t.rounds,
+          v.name,
+          f(v.wall.min),
+          f(v.wall.median),
+          f(v.wall.p90),
+          f(v.cpu.median),
+          v.maxAbsDiff.toExponential(1),
+        ]),
+      ),
+    ),
+    '',
+    `Speed-up (before/after medians): ${m.ab.map((t) => `${t.threads} thread(s): wall ×${f(t.speedupWall, 3)}, cpu ×${f(t.speedupCpu, 3)}`).join('; ')}.`,
+  ];
+  const [p1] = m.profile;
+  if (p1) {
+    const ops = [...new Set([...p1.before.byOp, ...p1.after.byOp].map((o) => o.op))];
+    const cell = (p: typeof p1.before, op: string) => {
+      const o = p.byOp.find((x) => x.op === op);
+      return o ? `${f(o.ms)} (${f(o.share * 100, 1)}%, ${o.nodes})` : '–';
+    };
+    parts.push(
+      '',
+      `onnxruntime profiler (${p1.before.runs} runs per variant; each node's fastest kernel time summed, which approximates an idle machine): ${m.profile.map((p) => `${p.threads} thread(s) ${f(p.before.totalMs)} → ${f(p.after.totalMs)} ms (×${f(p.before.totalMs / p.after.totalMs, 3)})`).join('; ')}. Per op type at ${p1.threads} thread, ms (share, nodes):`,
+      '',
+      table(
+        ['op', 'before', 'after'],
+        ops.map((op) => [op, cell(p1.before, op), cell(p1.after, op)]),
+      ),
+    );
+  }
+  if (m.forms) {
+    parts.push(
+      '',
+      'Candidate forms, 1 thread:',
+      '',
+      table(
+        ['form', 'median', 'cpu median', 'max abs diff'],
+        m.forms.variants.map((v) => [
+          v.name,
+          f(v.wall.median),
+          f(v.cpu.median),
+          v.maxAbsDiff.toExponential(1),
+        ]),
+      ),
+    );
+  }
+  const o = m.ortOptimizedLoad;
+  parts.push(
+    '',
+    `Session creation from onnxruntime's saved optimised graph (optimizedModelFilePath, loaded with optimisation disabled) vs from the rewritten .onnx, ${o.threads} threads: ${o.createFromOrtOptimizedMs.map((v) => f(v, 0)).join(' / ')} ms vs ${o.createFromOnnxMs.map((v) => f(v, 0)).join(' / ')} ms (outputs max abs diff ${o.maxAbsDiff.toExponential(1)}).`,
+  );
+  return parts.join('\n');
+}
+
+function e2e(r: BenchResults): string {
+  if (!r.e2e) return '';
+  return [
+    '## 2. End to end (service stage medians, ms)',
+    '',
+    "Stage timings come from the service's own answer; client = wall time seen by the caller; client cpu = process CPU time per request (server and client share this process; onnxruntime's threads spin briefly after each run, so it exceeds wall time at 2 threads); client / bare = client median over the bare inference median of section 1 at the service's thread count.",
+    '',
+    table(
+      [
+        'via',
+        'model',
+        'image',
+        'n',
+        'decode',
+        'preprocess',
+        'inference',
+        'postprocess',
+        'total',
+        'client',
+        'client cpu',
+        'total / inference',
+        'client / bare',
+      ],
+      r.e2e.map((x) => [
+        x.via,
+        x.model,
+        x.image,
+        x.n,
+        f(x.stages.decodeMs),
+        f(x.stages.preprocessMs),
+        f(x.stages.inferenceMs),
+        f(x.stages.postprocessMs),
+        f(x.stages.totalMs),
+        f(x.client.median),
+        f(x.cpu.median),
+        f(x.totalOverInference, 2),
+        f(x.clientOverBare, 2),
+      ]),
+    ),
+  ].join('\n');
+}
+
+function concurrency(r: BenchResults): string {
+  if (!r.concurrency) return '';
+  return [
+    '## 3. Concurrency (local server, autocannon, raw JPEG body: dog.jpg)',
+    '',
+    table(
+      [
+        'model',
+        'connections',
+        'req/s',
+        'p50 ms',
+        'p99 ms',
+        'non-2xx',
+        'errors',
+        'inference-only req/s',
+        'efficiency',
+      ],
+      r.concurrency.map((x) => [
+        x.model,
+        x.connections,
+        f(x.throughputRps, 2),
+        f(x.p50Ms, 0),
+        f(x.p99Ms, 0),
+        x.non2xx,
+        x.errors,
+        f(x.inferenceOnlyRps, 2),
+        f(x.efficiency, 2),
+      ]),
+    ),
+  ].join('\n');
+}
+
+function coldStart(r: BenchResults): string {
+  if (!r.coldStart) return '';
+  return [
+    '## 4–5. Cold start and memory (new node process per model, Lambda handler)',
+    '',
+    'spawn → first 200 on the parent clock; modules = node + tsx + runtime modules loaded (child clock); init = config, service and session creation; RSS in MB.',
+    '',
+    table(
+      [
+        'model',
+        'spawn → first 200',
+        'modules',
+        'init',
+        'first request',
+        'peak RSS loaded',
+        'requests after',
+        'mean ms',
+        'RSS after',
+        'peak RSS after',
+      ],
+      r.coldStart.map((x) => [
+        x.model,
+        f(x.spawnToFirstMs, 0),
+        x.modulesLoadedMs,
+        x.initMs,
+        x.firstRequestMs,
+        f(x.peakRssMb, 0),
+        x.after ? `${x.after.requests}${x.after.failures ? ` (${x.after.failures} failed)` : ''}` : '–',
+        f(x.after?.meanMs),
+        f(x.after?.rssMb, 0),
+        f(x.after?.maxRssMb, 0),
+      ]),
+    ),
+  ].join('\n');
+}
+
+function baselines(r: BenchResults): string {
+  const b = r.baselines;
+  if (!b) return '';
+  return [
+    '## 6. Baselines',
+    '',
+    'onnxruntime-web (WebAssembly, 1 thread, in Node) vs onnxruntime-node at 1 thread:',
+    '',
+    table(
+      ['model', 'wasm create', 'wasm first', 'wasm median', 'native median', 'wasm / native'],
+      b.wasm.map((x) => [
+        x.model,
+        f(x.createMs, 0),
+        f(x.firstRunMs, 0),
+        f(x.wall.median),
+        f(x.nativeMs),
+        f(x.ratio, 2),
+      ]),
+    ),
+    '',
+    'Decode + preprocess to the ResNet-50 tensor: the service (libvips shrink-on-load, resize, crop, one packing pass) vs a naive pipeline (full decode to raw, JavaScript bilinear resize, per-pixel normalise):',
+    '',
+    table(
+      ['image', 'service median', 'naive median', 'naive / service'],
+      b.pipeline.map((x) => [x.image, f(x.service.median), f(x.naive.median), f(x.ratio, 1)]),
+    ),
+  ].join('\n');
+}
+
+function floor(r: BenchResults): string {
+  const fl = r.floor;
+  if (!fl) return '';
+  return [
+    '## 7. Compute floor',
+    '',
+    `Theoretical peak: ${f(fl.peak.fp32PeakGflops, 0)} GFLOP/s fp32 and ${f(fl.peak.int8PeakGops, 0)} GOP/s int8 over ${fl.peak.cores} cores (${fl.peak.fp32FmaPerCycle} fp32 FMA and ${fl.peak.int8MacPerCycle} int8 MAC per core per cycle at ${f(fl.peak.clockGHz, 2)} GHz). Assumptions:`,
+    '',
+    ...fl.peak.assumptions.map((a) => `- ${a}`),
+    '',
+    `Measured fp32 GEMM (onnxruntime MatMul ${fl.gemm[0]?.n ?? '?'}³, fastest run): ${fl.gemm.map((g) => `${g.threads} thread(s) ${f(g.gflops, 0)} GFLOP/s`).join(', ')}. Latency below is the median.`,
+    '',
+    table(
+      ['model', 'GMAC', 'threads', 'latency ms', 'achieved GFLOP/s', 'floor ms at peak', 'share of peak'],
+      fl.rows.map((x) => [
+        x.model,
+        f(x.gmac, 2),
+        x.threads,
+        f(x.latencyMs),
+        f(x.achievedGflops, 0),
+        f(x.floorMs, 1),
+        `${f(x.fractionOfPeak * 100, 0)}%`,
+      ]),
+    ),
+  ].join('\n');
+}
+
+function lambda(r: BenchResults): string {
+  if (!r.lambda) return '';
+  const models = r.lambda[0]?.latency.map((l) => l.model) ?? [];
+  return [
+    '## 8. Lambda sizing',
+    '',
+    '1 vCPU per 1,769 MB (6 at most); the handler runs floor(memory/1769) intra-op threads (1–6). Latency = bare inference median on this machine; *italic* = extrapolated (Amdahl fit to the 1→2-thread speed-up of the fastest runs); – = no 1→2-thread speed-up was measured (the second CPU was busy), so nothing to extrapolate from. Lambda CPUs differ from this one.',
+    '',
+    table(
+      ['memory MB', 'vCPUs', 'threads', ...models.map((m) => `${m} ms`)],
+      r.lambda.map((row) => [
+        row.memoryMb,
+        f(row.vcpus, 2),
+        row.threads,
+        ...row.latency.map((l) => (l.source === 'extrapolated' ? `*${f(l.ms)}*` : f(l.ms))),
+      ]),
+    ),
+  ].join('\n');
+}
+
+export function renderMarkdown(r: BenchResults): string {
+  return [
+    `# Benchmark ${r.date} on ${r.machine.host}`,
+    '',
+    machine(r),
+    '',
+    ...[inference, mish, e2e, concurrency, coldStart, baselines, floor, lambda]
+      .map((s) => s(r))
+      .filter(Boolean)
+      .flatMap((s) => [s, '']),
+  ].join('\n');
+}

@@ -1,0 +1,263 @@
+/**
+ * `npm run bench` (full, about 15 minutes) or `npm run bench -- --quick` (under 3 minutes on an
+ * idle 2-vCPU machine). Writes bench/results/<date>-<host>.json and .md. Options:
+ *   --quick               fewer runs, fewer models in the slow sections
+ *   --only=a,b            sections: inference, mish, e2e, concurrency, cold-start, baselines, floor, lambda
+ *   --clock-ghz=3.7       clock for the theoretical peak (default: /proc/cpuinfo)
+ *   --out=DIR             results folder (default bench/results)
+ */
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+// The handler's logger and metrics read the real environment: keep them quiet.
+process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
+process.env.POWERTOOLS_METRICS_DISABLED = 'true';
+
+import { createLambdaHandler } from '../lambda/src/transports/lambda-handler';
+import { startLocalServer } from '../lambda/src/transports/server';
+import { dogJpeg, twelveMegapixelJpeg } from './lib/images';
+import { log } from './lib/log';
+import { machineInfo, startLoadSampler, versions } from './lib/machine';
+import { countMacs } from './lib/macs';
+import { benchModels, ensureBenchModels, rewrittenYolov4, SHARED_IMAGES } from './lib/models';
+import { benchEnv, writeBenchManifest } from './lib/service-env';
+import type { BenchResults, BenchSettings } from './lib/types';
+import { renderMarkdown } from './report/markdown';
+import { runPipeline, runWasm } from './sections/baselines';
+import { runColdStart } from './sections/cold-start';
+import { runConcurrency } from './sections/concurrency';
+import { runE2e } from './sections/e2e';
+import { floorRows, measureGemm, peakModel } from './sections/floor';
+import { bareMedian, runInference } from './sections/inference';
+import { lambdaSizing } from './sections/lambda-sizing';
+import { runMish } from './sections/mish';
+
+const ALL = ['inference', 'mish', 'e2e', 'concurrency', 'cold-start', 'baselines', 'floor', 'lambda'];
+
+function parseArgs(argv: string[]) {
+  const get = (name: string) => argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
+  const quick = argv.includes('--quick');
+  const only = get('only')?.split(',').filter(Boolean) ?? ALL;
+  const unknown = only.filter((s) => !ALL.includes(s));
+  if (unknown.length) throw new Error(`unknown section(s) ${unknown.join(', ')}; known: ${ALL.join(', ')}`);
+  const clock = get('clock-ghz');
+  return {
+    quick,
+    only,
+    clockGHz: clock ? Number(clock) : null,
+    out: path.resolve(get('out') ?? path.join(__dirname, 'results')),
+  };
+}
+
+function settingsFor(quick: boolean, sections: string[]): BenchSettings {
+  return {
+    quick,
+    sections,
+    threads: [1, 2],
+    runs: quick ? 10 : 30,
+    slowRuns: quick ? 5 : 30,
+    mishRounds: quick ? 4 : 20,
+    e2eRequests: quick ? 3 : 15,
+    concurrency: [1, 2, 4, 8],
+    concurrencyDurationS: quick ? 3 : 10,
+    rssRequests: quick ? { classifier: 300, detector: 10 } : { classifier: 2000, detector: 200 },
+    wasmRuns: quick ? 3 : 10,
+    serviceIntraOpThreads: 2,
+  };
+}
+
+async function main() {
+  const args = parseArgs(process.argv.slice(2));
+  const started = performance.now();
+  const stopLoad = startLoadSampler();
+  const settings = settingsFor(args.quick, args.only);
+  const has = (s: string) => args.only.includes(s);
+  const machine = machineInfo();
+  const results: BenchResults = {
+    date: new Date().toISOString(),
+    durationS: 0,
+    machine,
+    versions: versions(),
+    settings,
+    load: { start: machine.loadAverageAtStart, during: { samples: 0, mean: 0, max: 0 }, end: [] },
+    notes: [
+      'ResNet-50 and YOLOv4 are random-weight stand-ins with the zoo graphs (shared/models/bench); their timings transfer, their outputs mean nothing.',
+      'Cold starts run the TypeScript sources through tsx; a bundled Lambda image skips that transpile step.',
+    ],
+  };
+
+  ensureBenchModels();
+  const yolo = await rewrittenYolov4();
+  log(
+    `YOLOv4 Mish rewrite: ${yolo.replaced} chains, ${Math.round(yolo.prepareMs)} ms (${yolo.cached ? 'cached' : 'written'}) → ${yolo.file}`,
+  );
+  const models = benchModels(yolo.file);
+  const manifest = writeBenchManifest(yolo.file);
+  const [dog, big] = [await dogJpeg(), await twelveMegapixelJpeg()];
+  const latency = (model: string, threads: number) =>
+    results.inference ? bareMedian(results.inference, model, threads) : null;
+
+  if (has('inference')) {
+    results.inference = await runInference(models, {
+      threads: settings.threads,
+      runs: settings.runs,
+      slowRuns: settings.slowRuns,
+    });
+  }
+
+  if (has('mish')) {
+    results.mish = await runMish(
+      models.find((m) => m.key === 'yolov4')!.file,
+      yolo.file,
+      { ms: yolo.prepareMs, cached: yolo.cached },
+      {
+        threads: settings.threads,
+        rounds: settings.mishRounds,
+        forms: !args.quick,
+        loadRepeats: args.quick ? 1 : 3,
+        profileRuns: args.quick ? 3 : 8,
+      },
+    );
+  }
+
+  if (has('e2e') || has('concurrency')) {
+    const server = await startLocalServer({ port: 0, env: benchEnv(manifest) });
+    try {
+      const preload = await server.preload;
+      const failed = preload.filter((p) => !p.ok);
+      if (failed.length) throw new Error(`preload failed: ${JSON.stringify(failed)}`);
+      const handler = createLambdaHandler(server.service, server.config, {});
+      const t = settings.serviceIntraOpThreads;
+      if (has('e2e')) {
+        results.e2e = await runE2e(
+          server,
+          handler,
+          [
+            { id: 'resnet50-v1-12', task: 'classification', bareMs: latency('resnet50', t) },
+            { id: 'yolov4', task: 'detection', bareMs: latency('yolov4', t) },
+            { id: 'yolov4-mish-rewrite', task: 'detection', bareMs: latency('yolov4-mish', t) },
+          ],
+          [dog, big],
+          settings.e2eRequests,
+        );
+      }
+      /** The service's own inference median for dog.jpg via the handler (same process, same time). */
+      const serviceInference = (id: string) =>
+        results.e2e?.find((r) => r.model === id && r.via === 'handler' && r.image === dog.name)?.stages
+          .inferenceMs ?? null;
+      if (has('concurrency')) {
+        results.concurrency = await runConcurrency(
+          server.url,
+          [
+            {
+              id: 'resnet50-v1-12',
+              path: '/classifier',
+              bareMs: serviceInference('resnet50-v1-12') ?? latency('resnet50', t),
+            },
+            ...(args.quick
+              ? []
+              : [
+                  {
+                    id: 'yolov4-mish-rewrite',
+                    path: '/detector',
+                    bareMs: serviceInference('yolov4-mish-rewrite') ?? latency('yolov4-mish', t),
+                  },
+                ]),
+          ],
+          dog,
+          settings.concurrency,
+          settings.concurrencyDurationS,
+        );
+      }
+    } finally {
+      await server.close();
+    }
+  }
+
+  if (has('cold-start')) {
+    const { classifier, detector } = settings.rssRequests;
+    results.coldStart = await runColdStart(
+      [
+        { id: '', route: '/health', requests: 0, detector: false },
+        { id: 'resnet50-v1-12', route: '/classifier', requests: classifier, detector: false },
+        ...(args.quick
+          ? []
+          : [
+              { id: 'resnet50-v1-12-int8', route: '/classifier', requests: classifier, detector: false },
+              { id: 'mobilenetv2-12-int8', route: '/classifier', requests: classifier, detector: false },
+            ]),
+        { id: 'yolov4', route: '/detector', requests: detector, detector: true },
+        { id: 'yolov4-mish-rewrite', route: '/detector', requests: detector, detector: true },
+      ],
+      benchEnv(manifest),
+      path.join(SHARED_IMAGES, 'dog.jpg'),
+    );
+  }
+
+  if (has('baselines')) {
+    const wasmModels = models.filter((m) =>
+      args.quick
+        ? ['resnet50', 'resnet50-int8', 'mobilenetv2-int8', 'yolox-nano'].includes(m.key)
+        : m.key !== 'yolov4-mish',
+    );
+    results.baselines = {
+      wasm: await runWasm(wasmModels, settings.wasmRuns, (key) => latency(key, 1)),
+      pipeline: await runPipeline([dog, big], args.quick ? 3 : 10),
+    };
+  }
+
+  if (has('floor')) {
+    const macs: Record<string, number> = {};
+    for (const m of models) macs[m.key] = m.gmac ?? (await countMacs(m.file, m.dims(1))).gmac;
+    const macsKnown = (key: string) => macs[key] ?? null;
+    const gemm = await measureGemm(settings.threads, 1536, args.quick ? 12 : 30);
+    // The fastest fp32 work on one thread (GEMM, or a model's fastest run) bounds the clock from below.
+    const oneThread = [
+      gemm.find((g) => g.threads === 1)?.gflops ?? 0,
+      ...(results.inference ?? [])
+        .filter((r) => r.threads === 1 && !models.find((m) => m.key === r.model)?.int8 && macsKnown(r.model))
+        .map((r) => (2 * macsKnown(r.model)! * r.batch) / (r.wall.min / 1000)),
+    ];
+    const peak = peakModel(machine, args.clockGHz, Math.max(...oneThread) || null);
+    results.floor = {
+      peak,
+      gemm,
+      macs,
+      rows: floorRows(
+        models.map((m) => ({ key: m.key, gmac: macs[m.key]!, int8: m.int8 })),
+        latency,
+        peak,
+        gemm,
+        settings.threads,
+      ),
+    };
+  }
+
+  if (has('lambda')) {
+    const fastest = (model: string, threads: number) =>
+      results.inference?.find((r) => r.model === model && r.threads === threads && r.batch === 1)?.wall.min ??
+      null;
+    results.lambda = lambdaSizing(['resnet50', 'resnet50-int8', 'yolov4', 'yolov4-mish'], latency, fastest);
+  }
+
+  results.load.during = stopLoad();
+  results.load.end = os.loadavg().map((v) => Math.round(v * 100) / 100);
+  results.durationS = (performance.now() - started) / 1000;
+
+  mkdirSync(args.out, { recursive: true });
+  const base = path.join(args.out, `${results.date.slice(0, 10)}-${machine.host}`);
+  for (const [ext, text] of [
+    ['json', `${JSON.stringify(results, null, 1)}\n`],
+    ['md', renderMarkdown(results)],
+  ] as const) {
+    writeFileSync(`${base}.${ext}.tmp`, text);
+    renameSync(`${base}.${ext}.tmp`, `${base}.${ext}`);
+  }
+  log(`done in ${Math.round(results.durationS)} s → ${base}.json, ${base}.md`);
+}
+
+main().catch((e: unknown) => {
+  log('failed:', (e as Error).stack ?? String(e));
+  process.exitCode = 1;
+});

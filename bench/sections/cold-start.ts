@@ -1,0 +1,119 @@
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { log } from '../lib/log';
+import { ROOT } from '../lib/models';
+import { round } from '../lib/stats';
+
+export interface ColdStartRow {
+  model: string;
+  /** Parent's clock: spawn() to the first successful answer. */
+  spawnToFirstMs: number;
+  /** Child's clock: node + tsx + runtime modules loaded. */
+  modulesLoadedMs: number;
+  /** Config, service, session creation (preload). */
+  initMs: number;
+  firstRequestMs: number;
+  status: number;
+  /** Peak RSS once the model is loaded and has answered. */
+  peakRssMb: number;
+  after: {
+    requests: number;
+    failures: number;
+    meanMs: number | null;
+    rssMb: number;
+    maxRssMb: number;
+  } | null;
+}
+
+interface ChildLine {
+  event: string;
+  [k: string]: unknown;
+}
+
+function runChild(env: NodeJS.ProcessEnv): Promise<{ lines: ChildLine[]; firstAtMs: number }> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    let firstAtMs = NaN;
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', path.join(__dirname, '..', 'child', 'cold-start.ts')],
+      {
+        cwd: ROOT,
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    const lines: ChildLine[] = [];
+    let buffer = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString();
+      let nl: number;
+      while ((nl = buffer.indexOf('\n')) >= 0) {
+        const line = buffer.slice(0, nl);
+        buffer = buffer.slice(nl + 1);
+        if (!line.startsWith('{"event"')) continue; // telemetry lines
+        const parsed = JSON.parse(line) as ChildLine;
+        if (parsed.event === 'first') firstAtMs = performance.now() - started;
+        lines.push(parsed);
+      }
+    });
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      if (code !== 0 || Number.isNaN(firstAtMs))
+        reject(new Error(`cold-start child exited ${code}: ${stderr.slice(-500)}`));
+      else resolve({ lines, firstAtMs });
+    });
+  });
+}
+
+/**
+ * (4) Cold start: a new node process to the first successful answer, per model; (5) its peak RSS,
+ * and RSS after `requests` more requests through the handler.
+ */
+export async function runColdStart(
+  models: { id: string; route: string; requests: number; detector: boolean }[],
+  baseEnv: NodeJS.ProcessEnv,
+  image: string,
+): Promise<ColdStartRow[]> {
+  const rows: ColdStartRow[] = [];
+  for (const m of models) {
+    const env: NodeJS.ProcessEnv = {
+      ...baseEnv,
+      PRELOAD_MODELS: m.id,
+      BENCH_MODEL: m.id,
+      BENCH_ROUTE: m.route,
+      BENCH_REQUESTS: String(m.requests),
+      BENCH_IMAGE: image,
+      ...(m.id ? (m.detector ? { DEFAULT_DETECTOR: m.id } : { DEFAULT_CLASSIFIER: m.id }) : {}),
+    };
+    const { lines, firstAtMs } = await runChild(env);
+    const first = lines.find((l) => l.event === 'first');
+    const after = lines.find((l) => l.event === 'after');
+    if (!first) throw new Error(`cold start ${m.id}: no answer`);
+    const row: ColdStartRow = {
+      model: m.id || '(no model: GET /health)',
+      spawnToFirstMs: firstAtMs,
+      modulesLoadedMs: first.modulesLoadedMs as number,
+      initMs: first.initMs as number,
+      firstRequestMs: first.firstRequestMs as number,
+      status: first.status as number,
+      peakRssMb: first.maxRssMb as number,
+      after: after
+        ? {
+            requests: after.requests as number,
+            failures: after.failures as number,
+            meanMs: after.meanMs as number | null,
+            rssMb: after.rssMb as number,
+            maxRssMb: after.maxRssMb as number,
+          }
+        : null,
+    };
+    rows.push(row);
+    log(
+      `cold start ${row.model}: ${round(firstAtMs, 0)} ms to first ${row.status} (modules ${row.modulesLoadedMs}, init ${row.initMs}, request ${row.firstRequestMs}); peak RSS ${row.peakRssMb} MB; after ${row.after?.requests ?? 0} requests RSS ${row.after?.rssMb ?? '-'} MB`,
+    );
+  }
+  return rows;
+}

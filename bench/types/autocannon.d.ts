@@ -1,0 +1,2 @@
+// autocannon ships no types; bench/sections/concurrency.ts types the parts it uses.
+declare module 'autocannon';

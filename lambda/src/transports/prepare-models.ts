@@ -1,0 +1,27 @@
+import { loadConfig } from '../adapters/config';
+import { prepareModels } from '../service/prepare-models';
+
+/** `npm run models:prepare [ids…]`: pre-builds rewritten graphs into MODEL_REWRITE_DIR. */
+async function main(): Promise<number> {
+  const ids = process.argv.slice(2);
+  const config = loadConfig();
+  if (!config.modelRewriteDir) {
+    process.stdout.write('MODEL_REWRITE_DIR is off (or unset on Lambda): nothing to prepare.\n');
+    return 0;
+  }
+  const reports = await prepareModels(config, ids.length > 0 ? ids : null);
+  for (const r of reports) {
+    const detail = r.replaced ? ` (${r.replaced} Mish chains)` : r.message ? ` — ${r.message}` : '';
+    process.stdout.write(`${r.id}: ${r.status}${detail}\n`);
+  }
+  process.stdout.write(`Rewrites in ${config.modelRewriteDir}\n`);
+  return reports.some((r) => r.status === 'failed') ? 1 : 0;
+}
+
+main().then(
+  (code) => (process.exitCode = code),
+  (e: unknown) => {
+    process.stderr.write(`models:prepare failed: ${(e as Error).message}\n`);
+    process.exitCode = 1;
+  },
+);
