@@ -24,6 +24,8 @@ export interface Config {
   /** Models loaded at start-up (Lambda init phase). */
   preload: string[];
   intraOpThreads: number;
+  /** ORT_ALLOW_SPINNING=1|0: onnxruntime's idle threads spin (see onnx-runtime.ts). */
+  allowSpinning: boolean;
   maxImageBytes: number;
   maxImagePixels: number;
   maxQueuePerModel: number;
@@ -96,6 +98,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     preload:
       env.PRELOAD_MODELS !== undefined ? list(env.PRELOAD_MODELS) : [defaultClassifier, defaultDetector],
     intraOpThreads: threads,
+    allowSpinning: (env.ORT_ALLOW_SPINNING ?? '0') !== '0',
     // API Gateway and Lambda cap a synchronous payload at 6 MB; base64 makes 4.5 MB of image about 6 MB.
     maxImageBytes: int(env, 'MAX_IMAGE_BYTES', 4_500_000),
     maxImagePixels: int(env, 'MAX_IMAGE_PIXELS', 40_000_000),

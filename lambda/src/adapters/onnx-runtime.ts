@@ -15,6 +15,11 @@ export interface OnnxRuntimeOptions {
    * CPU, outputs equal within 1e-5), keyed by the model's sha256; null loads files as they are.
    */
   rewriteDir?: string | null;
+  /**
+   * Whether idle intra-op threads spin waiting for work. Spinning saves microseconds between
+   * kernels but burns the CPU that decoding the next request needs.
+   */
+  allowSpinning?: boolean;
 }
 
 type Dim = number | string | null;
@@ -71,6 +76,9 @@ export class OnnxModelRuntime implements ModelRuntime {
         interOpNumThreads: 1,
         executionMode: 'sequential',
         graphOptimizationLevel: this.options.graphOptimizationLevel ?? 'all',
+        extra: {
+          session: { intra_op: { allow_spinning: this.options.allowSpinning === false ? '0' : '1' } },
+        },
       });
     let session: ort.InferenceSession;
     try {

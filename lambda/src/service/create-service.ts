@@ -28,6 +28,7 @@ export function createService(config: Config): RecognitionService {
     runtime: new OnnxModelRuntime({
       intraOpThreads: config.intraOpThreads,
       rewriteDir: config.modelRewriteDir,
+      allowSpinning: config.allowSpinning,
     }),
     decoder: new SharpImageDecoder({ maxPixels: config.maxImagePixels }),
     defaults: { classification: config.defaultClassifier, detection: config.defaultDetector },
