@@ -4,6 +4,7 @@ const base = {
   testEnvironment: '<rootDir>/test/support/jest-env-typedarrays.js',
   transform: { '^.+\\.tsx?$': ['ts-jest', { tsconfig: 'tsconfig.json' }] },
   moduleFileExtensions: ['ts', 'js', 'json'],
+  setupFiles: ['<rootDir>/test/support/quiet-telemetry.js'],
 };
 module.exports = {
   projects: [

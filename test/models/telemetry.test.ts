@@ -12,6 +12,9 @@ it('writes a JSON log line and an EMF metrics line per request, without image by
   const env = smallModelEnv({ POWERTOOLS_LOG_LEVEL: 'INFO', POWERTOOLS_METRICS_DISABLED: 'false' });
   const config = loadConfig(env);
   const service = createService(config);
+  // Powertools Metrics reads its on/off switch from process.env itself (the suite's default is off).
+  const savedSwitch = process.env.POWERTOOLS_METRICS_DISABLED;
+  process.env.POWERTOOLS_METRICS_DISABLED = 'false';
   const handler = createLambdaHandler(service, config, { telemetry: createTelemetry(env) });
   const dog = photo('dog.jpg');
   const lines: string[] = [];
@@ -33,6 +36,7 @@ it('writes a JSON log line and an EMF metrics line per request, without image by
     }
   } finally {
     write.mockRestore();
+    process.env.POWERTOOLS_METRICS_DISABLED = savedSwitch;
     await service.close();
   }
   const records = lines

@@ -65,6 +65,9 @@ export function httpTransport(baseUrl: string, timeoutMs = 10_000): Transport {
             host: base.hostname,
             port: base.port,
             method: req.method,
+            // A fresh connection each time: a pooled keep-alive socket can be closed by the
+            // server's keepAliveTimeout just as it is reused, an ECONNRESET that is no answer.
+            agent: false,
             path: req.path + queryString(req.query),
             headers: { ...req.headers, 'content-length': String(req.body.length) },
           },

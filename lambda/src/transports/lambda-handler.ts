@@ -79,7 +79,10 @@ export interface Telemetry {
 const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'CRITICAL', 'SILENT'] as const;
 type LogLevel = (typeof LOG_LEVELS)[number];
 
-/** Powertools logger and metrics, configured from the given environment (not only process.env). */
+/**
+ * Powertools logger and metrics, configured from the given environment. (Metrics also reads its
+ * own POWERTOOLS_METRICS_DISABLED from process.env; `metricsEnabled` follows the given env.)
+ */
 export function createTelemetry(env: NodeJS.ProcessEnv = process.env): Telemetry {
   const serviceName = env.POWERTOOLS_SERVICE_NAME ?? 'image-recognition';
   const level = (env.POWERTOOLS_LOG_LEVEL ?? 'INFO').toUpperCase();
