@@ -5,10 +5,15 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { loadConfig, type Config } from '../adapters/config';
-import { InvalidRequestError, PayloadTooLargeError } from '../core/errors';
+import {
+  InternalError,
+  InvalidRequestError,
+  PayloadTooLargeError,
+  type RecognitionError,
+} from '../core/errors';
 import { createService } from '../service/create-service';
 import type { RecognitionService } from '../service/recognition-service';
-import { errorResponse } from './http/api';
+import { errorBody, errorResponse } from './http/api';
 import { toProxyEvent, writeProxyResult } from './http-event';
 import { createLambdaHandler, createTelemetry } from './lambda-handler';
 
@@ -75,6 +80,12 @@ async function serveStatic(
   return true;
 }
 
+/** Errors the server answers itself (before the handler) use the handler's error shape. */
+function writeError(res: ServerResponse, error: RecognitionError): void {
+  const response = errorResponse(error, randomUUID());
+  writeProxyResult(res, { ...response, body: response.body as string });
+}
+
 /** Reads the body, refusing it as soon as it passes the limit (before the rest is read). */
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -122,11 +133,7 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
       try {
         url = new URL(`http://localhost${(req.url ?? '/').startsWith('/') ? '' : '/'}${req.url ?? ''}`);
       } catch {
-        const response = errorResponse(
-          new InvalidRequestError('The request path is malformed.'),
-          randomUUID(),
-        );
-        writeProxyResult(res, { ...response, body: response.body as string });
+        writeError(res, new InvalidRequestError('The request path is malformed.'));
         return;
       }
       const method = req.method ?? 'GET';
@@ -139,15 +146,14 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
       try {
         body = method === 'GET' || method === 'HEAD' ? Buffer.alloc(0) : await readBody(req, bodyLimit);
       } catch (e) {
-        const requestId = randomUUID();
-        const error =
-          e instanceof PayloadTooLargeError
-            ? e
-            : new PayloadTooLargeError('The request body could not be read.');
-        const response = errorResponse(error, requestId);
         // No 'Connection: close': closing while the client still sends makes the kernel reset
         // the connection and the client would never read the 413. Drain briefly, then cut.
-        writeProxyResult(res, { ...response, body: response.body as string });
+        writeError(
+          res,
+          e instanceof PayloadTooLargeError
+            ? e
+            : new PayloadTooLargeError('The request body could not be read.'),
+        );
         // Stop reading the rest; the client has its answer.
         req.resume();
         setTimeout(() => {
@@ -158,26 +164,16 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
       const result = (await handler(toProxyEvent(req, url, body))) as APIGatewayProxyResult;
       writeProxyResult(res, result);
     })().catch(() => {
-      if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'application/json' });
-      res.end(
-        JSON.stringify({
-          statusCode: 500,
-          error: 'INTERNAL',
-          message: 'Internal error.',
-          requestId: randomUUID(),
-        }),
-      );
+      if (res.headersSent) res.end();
+      else writeError(res, new InternalError('unhandled'));
     });
   });
   // Requests Node's parser rejects (bad method, bad header) still get a JSON answer.
   server.on('clientError', (_err, socket) => {
     if (!socket.writable) return;
-    const body = JSON.stringify({
-      statusCode: 400,
-      error: 'INVALID_REQUEST',
-      message: 'The HTTP request is malformed.',
-      requestId: randomUUID(),
-    });
+    const body = JSON.stringify(
+      errorBody(new InvalidRequestError('The HTTP request is malformed.'), randomUUID()),
+    );
     socket.end(
       `HTTP/1.1 400 Bad Request\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
     );
