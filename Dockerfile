@@ -51,7 +51,14 @@ FROM public.ecr.aws/lambda/nodejs:22
 COPY --from=models /opt/models/ /opt/models/
 COPY --from=rewrites /opt/model-rewrites/ /opt/model-rewrites/
 COPY --from=build /build/package/ ${LAMBDA_TASK_ROOT}/
+# glibc allocator settings of lambda/allocator-env.json (kept equal by test/infra/dockerfile.test.ts):
+# large blocks from the heap and kept for reuse, so creating a session does not page-fault every
+# 4 KiB of the weights again (docs/performance.md). glibc 2.34 ignores the hugetlb tunable.
 ENV MODEL_PATH=/opt/models \
     MODEL_REWRITE_DIR=/opt/model-rewrites \
-    NODE_ENV=production
+    NODE_ENV=production \
+    MALLOC_ARENA_MAX=2 \
+    MALLOC_MMAP_THRESHOLD_=33554432 \
+    MALLOC_TRIM_THRESHOLD_=1073741824 \
+    GLIBC_TUNABLES=glibc.malloc.hugetlb=1
 CMD ["index.handler"]

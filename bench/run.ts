@@ -14,6 +14,7 @@ import path from 'node:path';
 process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
 process.env.POWERTOOLS_METRICS_DISABLED = 'true';
 
+import allocatorEnv from '../lambda/allocator-env.json';
 import { createLambdaHandler } from '../lambda/src/transports/lambda-handler';
 import { startLocalServer } from '../lambda/src/transports/server';
 import { dogJpeg, twelveMegapixelJpeg } from './lib/images';
@@ -64,6 +65,7 @@ function settingsFor(quick: boolean, sections: string[]): BenchSettings {
     rssRequests: quick ? { classifier: 300, detector: 10 } : { classifier: 2000, detector: 200 },
     wasmRuns: quick ? 3 : 10,
     serviceIntraOpThreads: 2,
+    allocatorEnv: Object.fromEntries(Object.keys(allocatorEnv).map((k) => [k, process.env[k] ?? null])),
   };
 }
 
@@ -181,6 +183,7 @@ async function main() {
       [
         { id: '', route: '/health', requests: 0, detector: false },
         { id: 'resnet50-v1-12', route: '/classifier', requests: classifier, detector: false },
+        { id: 'resnet50-v1-12', route: '/classifier', requests: 0, detector: false, glibcDefaults: true },
         ...(args.quick
           ? []
           : [
@@ -189,6 +192,7 @@ async function main() {
             ]),
         { id: 'yolov4', route: '/detector', requests: detector, detector: true },
         { id: 'yolov4-mish-rewrite', route: '/detector', requests: detector, detector: true },
+        { id: 'yolov4-mish-rewrite', route: '/detector', requests: 0, detector: true, glibcDefaults: true },
       ],
       benchEnv(manifest),
       path.join(SHARED_IMAGES, 'dog.jpg'),

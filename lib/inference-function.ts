@@ -9,6 +9,7 @@ import path from 'node:path';
 import type { ModelCatalog } from './model-catalog';
 import { acknowledgeWildcardFindings } from './nag-acknowledgements';
 import type { ModelSource } from './options';
+import allocatorEnv from '../lambda/allocator-env.json';
 
 /** API Gateway REST integrations time out after 29 s; the function must give up first. */
 export const FUNCTION_TIMEOUT = Duration.seconds(28);
@@ -120,6 +121,8 @@ export class InferenceFunction extends Construct {
       POWERTOOLS_SERVICE_NAME: 'image-recognition',
       POWERTOOLS_METRICS_NAMESPACE: 'ImageRecognition',
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      // Also in the image; here too so the console shows them and a deploy can change them.
+      ...allocatorEnv,
     };
     // Preload (during init) the given models, else the defaults that are actually available.
     const preload =

@@ -21,6 +21,8 @@ export interface BenchSettings {
   rssRequests: { classifier: number; detector: number };
   wasmRuns: number;
   serviceIntraOpThreads: number;
+  /** The glibc allocator variables this process started with (scripts/tuned-node.mjs sets them). */
+  allocatorEnv?: Record<string, string | null>;
 }
 
 export interface BenchResults {

@@ -19,7 +19,7 @@ function machine(r: BenchResults): string {
     `- **CPU**: ${m.cpuModel} (family ${m.cpuFamily ?? '?'}, model ${m.cpuModelNumber ?? '?'}), ${m.logicalCpus} logical CPUs, ${f(m.cpuMHz, 0)} MHz reported; ${m.memoryGb} GB RAM; ${m.os}, kernel ${m.kernel}`,
     `- **Flags**: ${flags || 'none of interest'}`,
     `- **Versions**: node ${v.node}, onnxruntime-node ${v.onnxruntimeNode}, onnxruntime-web ${v.onnxruntimeWeb}, sharp ${v.sharp} (libvips ${v.libvips}), protobufjs ${v.protobufjs}, autocannon ${v.autocannon}`,
-    `- **Settings**: ${r.settings.quick ? 'quick' : 'full'} run; threads ${r.settings.threads.join(', ')}; ${r.settings.runs} timed runs (${r.settings.slowRuns} for YOLOv4) after one first run; service uses ORT_INTRA_OP_THREADS=${r.settings.serviceIntraOpThreads}; graph optimisation 'all'`,
+    `- **Settings**: ${r.settings.quick ? 'quick' : 'full'} run; threads ${r.settings.threads.join(', ')}; ${r.settings.runs} timed runs (${r.settings.slowRuns} for YOLOv4) after one first run; service uses ORT_INTRA_OP_THREADS=${r.settings.serviceIntraOpThreads}; graph optimisation 'all'; allocator ${allocatorLine(r.settings.allocatorEnv)}`,
     `- **Load average** (other tenants share this machine): start ${r.load.start.join(' / ')}, during mean ${r.load.during.mean} max ${f(r.load.during.max, 2)}, end ${r.load.end.join(' / ')}. With ${r.machine.logicalCpus} CPUs, a load above ${r.machine.logicalCpus} means wall times are inflated; the CPU-time columns are less affected.`,
     `- **Duration**: ${f(r.durationS, 0)} s`,
     ...r.notes.map((n) => `- ${n}`),
@@ -192,6 +192,12 @@ function concurrency(r: BenchResults): string {
   ].join('\n');
 }
 
+function allocatorLine(env: Record<string, string | null> | undefined): string {
+  if (!env) return 'not recorded';
+  const set = Object.entries(env).filter(([, v]) => v !== null);
+  return set.length ? set.map(([k, v]) => `${k}=${v}`).join(' ') : 'glibc defaults';
+}
+
 function coldStart(r: BenchResults): string {
   if (!r.coldStart) return '';
   return [
@@ -202,6 +208,7 @@ function coldStart(r: BenchResults): string {
     table(
       [
         'model',
+        'allocator',
         'spawn → first 200',
         'modules',
         'init',
@@ -214,6 +221,7 @@ function coldStart(r: BenchResults): string {
       ],
       r.coldStart.map((x) => [
         x.model,
+        x.allocator ?? 'not recorded',
         f(x.spawnToFirstMs, 0),
         x.modulesLoadedMs,
         x.initMs,

@@ -1,11 +1,14 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
+import allocatorEnv from '../../lambda/allocator-env.json';
 import { log } from '../lib/log';
 import { ROOT } from '../lib/models';
 import { round } from '../lib/stats';
 
 export interface ColdStartRow {
   model: string;
+  /** 'tuned': lambda/allocator-env.json as the image sets it; 'glibc defaults': without it. */
+  allocator?: 'tuned' | 'glibc defaults';
   /** Parent's clock: spawn() to the first successful answer. */
   spawnToFirstMs: number;
   /** Child's clock: node + tsx + runtime modules loaded. */
@@ -73,14 +76,18 @@ function runChild(env: NodeJS.ProcessEnv): Promise<{ lines: ChildLine[]; firstAt
  * and RSS after `requests` more requests through the handler.
  */
 export async function runColdStart(
-  models: { id: string; route: string; requests: number; detector: boolean }[],
+  models: { id: string; route: string; requests: number; detector: boolean; glibcDefaults?: boolean }[],
   baseEnv: NodeJS.ProcessEnv,
   image: string,
 ): Promise<ColdStartRow[]> {
   const rows: ColdStartRow[] = [];
   for (const m of models) {
+    // The before/after of the allocator settings: the same child with glibc's defaults.
+    const base = m.glibcDefaults
+      ? Object.fromEntries(Object.entries(baseEnv).filter(([k]) => !(k in allocatorEnv)))
+      : { ...baseEnv, ...allocatorEnv };
     const env: NodeJS.ProcessEnv = {
-      ...baseEnv,
+      ...base,
       PRELOAD_MODELS: m.id,
       BENCH_MODEL: m.id,
       BENCH_ROUTE: m.route,
@@ -94,6 +101,7 @@ export async function runColdStart(
     if (!first) throw new Error(`cold start ${m.id}: no answer`);
     const row: ColdStartRow = {
       model: m.id || '(no model: GET /health)',
+      allocator: m.glibcDefaults ? 'glibc defaults' : 'tuned',
       spawnToFirstMs: firstAtMs,
       modulesLoadedMs: first.modulesLoadedMs as number,
       initMs: first.initMs as number,
@@ -112,7 +120,7 @@ export async function runColdStart(
     };
     rows.push(row);
     log(
-      `cold start ${row.model}: ${round(firstAtMs, 0)} ms to first ${row.status} (modules ${row.modulesLoadedMs}, init ${row.initMs}, request ${row.firstRequestMs}); peak RSS ${row.peakRssMb} MB; after ${row.after?.requests ?? 0} requests RSS ${row.after?.rssMb ?? '-'} MB`,
+      `cold start ${row.model} (${row.allocator}): ${round(firstAtMs, 0)} ms to first ${row.status} (modules ${row.modulesLoadedMs}, init ${row.initMs}, request ${row.firstRequestMs}); peak RSS ${row.peakRssMb} MB; after ${row.after?.requests ?? 0} requests RSS ${row.after?.rssMb ?? '-'} MB`,
     );
   }
   return rows;

@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import allocatorEnv from '../../lambda/allocator-env.json';
 import { REPO_ROOT } from './synth';
 
 jest.setTimeout(60_000);
@@ -38,6 +39,19 @@ describe('Dockerfile', () => {
     ).toBe(true);
     expect(instructions).toContain('COPY --from=models /opt/models/ /opt/models/');
     expect(instructions.some((l) => /^ENV MODEL_PATH=\/opt\/models\b/.test(l))).toBe(true);
+  });
+
+  test('starts the runtime with the allocator settings of lambda/allocator-env.json', () => {
+    const runtime = instructions.slice(instructions.lastIndexOf(stages[stages.length - 1]!));
+    const set = Object.fromEntries(
+      runtime
+        .filter((l) => l.startsWith('ENV '))
+        .flatMap((l) => l.slice(4).split(/\s+/))
+        .map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]),
+    );
+    expect(Object.keys(allocatorEnv).length).toBeGreaterThan(0);
+    for (const [name, value] of Object.entries(allocatorEnv))
+      expect({ name, value: set[name] }).toEqual({ name, value });
   });
 
   test('runs the handler index.handler', () => {

@@ -107,6 +107,15 @@ describe('inference function', () => {
     });
   });
 
+  test('starts the function with the glibc allocator settings the image also sets', () => {
+    expect(functionProps(base).Environment.Variables).toMatchObject({
+      MALLOC_ARENA_MAX: '2',
+      MALLOC_MMAP_THRESHOLD_: '33554432',
+      MALLOC_TRIM_THRESHOLD_: '1073741824',
+      GLIBC_TUNABLES: 'glibc.malloc.hugetlb=1',
+    });
+  });
+
   test('logs to its own log group with a retention', () => {
     base.template.hasResourceProperties('AWS::Lambda::Function', {
       PackageType: 'Image',
