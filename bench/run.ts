@@ -2,7 +2,8 @@
  * `npm run bench` (full, about 15 minutes) or `npm run bench -- --quick` (under 3 minutes on an
  * idle 2-vCPU machine). Writes bench/results/<date>-<host>.json and .md. Options:
  *   --quick               fewer runs, fewer models in the slow sections
- *   --only=a,b            sections: inference, mish, e2e, concurrency, cold-start, baselines, floor, lambda
+ *   --only=a,b            sections: inference, mish, e2e, concurrency, cold-start, packaged, baselines,
+ *                         floor, lambda
  *   --clock-ghz=3.7       clock for the theoretical peak (default: /proc/cpuinfo)
  *   --out=DIR             results folder (default bench/results)
  */
@@ -21,7 +22,7 @@ import { dogJpeg, twelveMegapixelJpeg } from './lib/images';
 import { log } from './lib/log';
 import { machineInfo, startLoadSampler, versions } from './lib/machine';
 import { countMacs } from './lib/macs';
-import { benchModels, ensureBenchModels, rewrittenYolov4, SHARED_IMAGES } from './lib/models';
+import { BENCH_CACHE, benchModels, ensureBenchModels, rewrittenYolov4, SHARED_IMAGES } from './lib/models';
 import { benchEnv, writeBenchManifest } from './lib/service-env';
 import type { BenchResults, BenchSettings } from './lib/types';
 import { renderMarkdown } from './report/markdown';
@@ -29,12 +30,23 @@ import { runPipeline, runWasm } from './sections/baselines';
 import { runColdStart } from './sections/cold-start';
 import { runConcurrency } from './sections/concurrency';
 import { runE2e } from './sections/e2e';
+import { runPackagedColdStart } from './sections/packaged-cold-start';
 import { floorRows, measureGemm, peakModel } from './sections/floor';
 import { bareMedian, runInference } from './sections/inference';
 import { lambdaSizing } from './sections/lambda-sizing';
 import { runMish } from './sections/mish';
 
-const ALL = ['inference', 'mish', 'e2e', 'concurrency', 'cold-start', 'baselines', 'floor', 'lambda'];
+const ALL = [
+  'inference',
+  'mish',
+  'e2e',
+  'concurrency',
+  'cold-start',
+  'packaged',
+  'baselines',
+  'floor',
+  'lambda',
+];
 
 function parseArgs(argv: string[]) {
   const get = (name: string) => argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
@@ -196,6 +208,29 @@ async function main() {
       ],
       benchEnv(manifest),
       path.join(SHARED_IMAGES, 'dog.jpg'),
+    );
+  }
+
+  if (has('packaged')) {
+    results.packagedColdStart = await runPackagedColdStart(
+      [
+        {
+          id: 'resnet50-v1-12',
+          file: models.find((m) => m.key === 'resnet50')!.file,
+          route: '/classifier',
+          detector: false,
+        },
+        {
+          id: 'yolov4',
+          file: models.find((m) => m.key === 'yolov4')!.file,
+          route: '/detector',
+          detector: true,
+        },
+      ],
+      benchEnv(manifest),
+      path.join(SHARED_IMAGES, 'dog.jpg'),
+      args.quick ? 1 : 3,
+      path.join(BENCH_CACHE, 'packaged-prepared'),
     );
   }
 

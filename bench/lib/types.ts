@@ -6,6 +6,7 @@ import type { FloorRow, GemmPeak, PeakModel } from '../sections/floor';
 import type { InferenceRow } from '../sections/inference';
 import type { SizingRow } from '../sections/lambda-sizing';
 import type { MishResult } from '../sections/mish';
+import type { PackagedColdStartRow } from '../sections/packaged-cold-start';
 import type { MachineInfo, Versions } from './machine';
 
 export interface BenchSettings {
@@ -38,6 +39,7 @@ export interface BenchResults {
   e2e?: E2eRow[];
   concurrency?: ConcurrencyRow[];
   coldStart?: ColdStartRow[];
+  packagedColdStart?: PackagedColdStartRow[];
   baselines?: BaselinesResult;
   floor?: { peak: PeakModel; gemm: GemmPeak[]; macs: Record<string, number>; rows: FloorRow[] };
   lambda?: SizingRow[];

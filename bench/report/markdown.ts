@@ -312,13 +312,58 @@ function lambda(r: BenchResults): string {
   ].join('\n');
 }
 
+function packagedColdStart(r: BenchResults): string {
+  const rows = r.packagedColdStart;
+  if (!rows?.length) return '';
+  const groups = new Map<string, typeof rows>();
+  for (const row of rows) {
+    const key = `${row.model}\u0000${row.file}\u0000${row.allocator}`;
+    groups.set(key, [...(groups.get(key) ?? []), row]);
+  }
+  const span = (values: number[], digits = 0) => {
+    const sorted = [...values].sort((a, b) => a - b);
+    const lo = f(sorted[0], digits);
+    const hi = f(sorted[sorted.length - 1], digits);
+    return lo === hi ? lo : `${lo}–${hi}`;
+  };
+  return [
+    '## 4b. Cold start of the packaged Lambda folder (what the image runs)',
+    '',
+    "`npm run package` into a temporary folder; per run a new `node` process there requires index.js (init: config, manifest, the model's session) and answers one API Gateway event with dog.jpg. Model file: `as downloaded` = the .onnx as published (weights inside; YOLOv4 with the zoo Mish), `prepared` = what the image’s build makes of it (Mish rewritten, weights in an external file onnxruntime maps). Allocator: `tuned` = lambda/allocator-env.json (as the image and the function set it), `glibc defaults` = without it. Rounds alternate the variants. Ranges over the rounds; ms and MB.",
+    '',
+    table(
+      [
+        'model',
+        'allocator',
+        'runs',
+        'spawn → first 200',
+        'node start',
+        'require index.js',
+        'init + first answer',
+        'peak RSS',
+      ],
+      [...groups.values()].map((g) => [
+        g[0]!.model,
+        g[0]!.file,
+        g[0]!.allocator,
+        g.length,
+        span(g.map((x) => x.spawnToFirstMs)),
+        span(g.map((x) => x.nodeStartMs)),
+        span(g.map((x) => x.requireMs)),
+        span(g.map((x) => x.firstAnswerMs)),
+        span(g.map((x) => x.peakRssMb ?? NaN)),
+      ]),
+    ),
+  ].join('\n');
+}
+
 export function renderMarkdown(r: BenchResults): string {
   return [
     `# Benchmark ${r.date} on ${r.machine.host}`,
     '',
     machine(r),
     '',
-    ...[inference, mish, e2e, concurrency, coldStart, baselines, floor, lambda]
+    ...[inference, mish, e2e, concurrency, coldStart, packagedColdStart, baselines, floor, lambda]
       .map((s) => s(r))
       .filter(Boolean)
       .flatMap((s) => [s, '']),

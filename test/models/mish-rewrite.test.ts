@@ -11,6 +11,7 @@ import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import {
   prepareOptimizedModel,
+  REWRITE_VERSION,
   rewriteMish,
   type MishForm,
 } from '../../lambda/src/adapters/onnx-graph-rewrite';
@@ -174,7 +175,7 @@ describe('synthetic graphs', () => {
       expect(model.graph?.value_info?.map((v) => v.name)).toEqual(['mid']);
       expect(model.metadata_props).toContainEqual({
         key: 'mish_rewrite',
-        value: 'form=exp-div;replaced=2;version=1',
+        value: `form=exp-div;replaced=2;version=${REWRITE_VERSION}`,
       });
 
       const before = await run(original, feeds());
@@ -230,7 +231,7 @@ describe('synthetic graphs', () => {
     writeFileSync(source, mishModel('constant-node'));
     const first = await prepareOptimizedModel(source, 'ab'.repeat(32), path.join(dir, 'cache'));
     expect(first).toMatchObject({ replaced: 2, cached: false });
-    expect(first.file).toMatch(/optimized[/\\]abababababababab-v1-exp-div-synthetic\.onnx$/);
+    expect(first.file).toMatch(/optimized[/\\]abababababababab-v2-exp-div-synthetic\.onnx$/);
     expect(rewriteMish(readFileSync(first.file)).replaced).toBe(0);
     expect(await prepareOptimizedModel(source, 'ab'.repeat(32), path.join(dir, 'cache'))).toEqual({
       ...first,
@@ -242,6 +243,7 @@ describe('synthetic graphs', () => {
     expect(await prepareOptimizedModel(plain, null, path.join(dir, 'cache'))).toEqual({
       file: plain,
       replaced: 0,
+      externalTensors: 0,
       cached: false,
     });
     expect((await prepareOptimizedModel(plain, null, path.join(dir, 'cache'))).cached).toBe(true);

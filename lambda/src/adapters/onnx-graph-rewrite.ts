@@ -13,6 +13,24 @@ import {
   type TensorMsg,
   toNumber,
 } from './onnx-proto';
+import { externalizeInitializers } from './onnx-external-data';
+import {
+  type Field,
+  GRAPH_INITIALIZER,
+  GRAPH_INPUT,
+  GRAPH_NODE,
+  GRAPH_OUTPUT,
+  GRAPH_VALUE_INFO,
+  lengthDelimited,
+  lengthHeader,
+  MODEL_GRAPH,
+  MODEL_IR_VERSION,
+  MODEL_METADATA,
+  MODEL_OPSET_IMPORT,
+  readStringField,
+  readVarintField,
+  scanFields,
+} from './onnx-wire';
 
 /**
  * Rewrites the zoo YOLOv4's Mish, written by tf2onnx as five nodes
@@ -49,92 +67,14 @@ export type MishForm = 'exp-div' | 'exp' | 'sigmoid' | 'softplus' | 'mish-op';
 
 export const DEFAULT_MISH_FORM: MishForm = 'exp-div';
 
-/** Bump when the emitted graph changes, so cached optimised files are rebuilt. */
-export const REWRITE_VERSION = 1;
+/** Bump when the emitted files change, so cached prepared files are rebuilt (2: external weights). */
+export const REWRITE_VERSION = 2;
 
 export interface RewriteResult {
   bytes: Uint8Array;
   /** Number of Mish chains replaced. */
   replaced: number;
 }
-
-interface Field {
-  field: number;
-  /** The whole field, tag included. */
-  start: number;
-  end: number;
-  /** Payload of a length-delimited field. */
-  dataStart: number;
-}
-
-/** Splits a message into its top-level fields without decoding them. */
-function scanFields(buf: Uint8Array, start = 0, end = buf.length): Field[] {
-  const reader = protobuf.Reader.create(buf.subarray(0, end));
-  reader.pos = start;
-  const fields: Field[] = [];
-  while (reader.pos < end) {
-    const fieldStart = reader.pos;
-    const tag = reader.uint32();
-    const wire = tag & 7;
-    const field = tag >>> 3;
-    if (field === 0) throw new Error(`invalid protobuf: field 0 at byte ${fieldStart}`);
-    let dataStart = reader.pos;
-    if (wire === 2) {
-      const len = reader.uint32();
-      dataStart = reader.pos;
-      if (dataStart + len > end) throw new Error(`invalid protobuf: field ${field} runs past the end`);
-      reader.pos = dataStart + len;
-    } else {
-      reader.skipType(wire);
-    }
-    fields.push({ field, start: fieldStart, end: reader.pos, dataStart });
-  }
-  if (reader.pos !== end) throw new Error('invalid protobuf: truncated message');
-  return fields;
-}
-
-/** The first string field `fieldNo` of a message (e.g. a tensor's or value_info's name). */
-function readStringField(buf: Uint8Array, start: number, end: number, fieldNo: number): string | null {
-  for (const f of scanFields(buf, start, end)) {
-    if (f.field === fieldNo)
-      return Buffer.from(buf.buffer, buf.byteOffset + f.dataStart, f.end - f.dataStart).toString('utf8');
-  }
-  return null;
-}
-
-/** A varint field's value (e.g. ModelProto.ir_version). */
-function readVarintField(buf: Uint8Array, f: Field): number {
-  const reader = protobuf.Reader.create(buf.subarray(f.start, f.end));
-  reader.uint32();
-  return toNumber(reader.int64() as unknown as number);
-}
-
-const lengthDelimited = (fieldNo: number, payload: Uint8Array): Uint8Array => {
-  const w = protobuf.Writer.create();
-  w.uint32((fieldNo << 3) | 2).uint32(payload.length);
-  const head = w.finish();
-  const out = new Uint8Array(head.length + payload.length);
-  out.set(head);
-  out.set(payload, head.length);
-  return out;
-};
-
-const lengthHeader = (fieldNo: number, length: number): Uint8Array =>
-  protobuf.Writer.create()
-    .uint32((fieldNo << 3) | 2)
-    .uint32(length)
-    .finish();
-
-// ModelProto / GraphProto field numbers (onnx.proto).
-const MODEL_IR_VERSION = 1;
-const MODEL_GRAPH = 7;
-const MODEL_OPSET_IMPORT = 8;
-const MODEL_METADATA = 14;
-const GRAPH_NODE = 1;
-const GRAPH_INITIALIZER = 5;
-const GRAPH_INPUT = 11;
-const GRAPH_OUTPUT = 12;
-const GRAPH_VALUE_INFO = 13;
 
 /** A scalar (one-element) float32 constant's value, or null. */
 function scalarFloat(t: TensorMsg): { value: number; dims: number[] } | null {
@@ -552,10 +492,13 @@ async function writeParts(file: string, parts: readonly Uint8Array[]): Promise<v
 }
 
 export interface PreparedModel {
-  /** The file to load: the rewritten copy, or the source when there was nothing to rewrite. */
+  /** The file to load: the prepared copy, or the source when there was nothing to change. */
   file: string;
+  /** Number of Mish chains replaced. */
   replaced: number;
-  /** True when the rewrite was done earlier (or the source was already known to need none). */
+  /** Number of initializers moved to the external weights file (`<file>.data`). */
+  externalTensors: number;
+  /** True when the copy was made earlier (or the source was already known to need none). */
   cached: boolean;
   /** Why the source is returned after a failure (unparseable model, full or read-only disk). */
   error?: string;
@@ -567,13 +510,22 @@ const exists = (file: string) =>
     () => false,
   );
 
+interface Sidecar {
+  replaced?: number;
+  externalTensors?: number;
+}
+
 /**
- * Rewrites `sourceFile` once into `<cacheDir>/optimized/<key>-v<version>-<form>-<name>`, keyed by
- * the source's sha256 (or its size and mtime when no checksum is known), and returns the path to
- * load. A model without Mish leaves a small `.none` marker, so its 100 MB are not read again on the
- * next start. Writes go through a temporary file and a rename, so concurrent processes never see a
- * half-written model. Any failure falls back to the source file (with `error` set): the rewrite
- * is an optimisation, never a reason not to serve.
+ * Prepares `sourceFile` once for fast loading into
+ * `<cacheDir>/optimized/<key>-v<version>-<form>-<name>` (+ `.data`, the weights), keyed by the
+ * source's sha256 (or its size and mtime when no checksum is known), and returns the path to
+ * load. Two changes, both exact: every Mish chain rewritten (see rewriteMishParts), and the large
+ * initializers moved into an external weights file that onnxruntime maps instead of copying (see
+ * externalizeInitializers). A model with neither leaves a small `.none` marker, so it is not read
+ * again on the next start. Writes go through temporary files and renames, weights before the
+ * model that refers to them, so concurrent processes never see a half-written model. Any failure
+ * falls back to the source file (with `error` set): preparing is an optimisation, never a reason
+ * not to serve.
  *
  * Costs on first use: reading the source, about 0.1 s of parsing, and writing a copy of the same
  * size (257 MB for YOLOv4) into the cache folder.
@@ -584,52 +536,75 @@ export async function prepareOptimizedModel(
   cacheDir: string,
   form: MishForm = DEFAULT_MISH_FORM,
 ): Promise<PreparedModel> {
+  const fallback = (e: unknown, cached = false): PreparedModel => ({
+    file: sourceFile,
+    replaced: 0,
+    externalTensors: 0,
+    cached,
+    ...(e === undefined ? {} : { error: (e as Error).message }),
+  });
   let out: string;
   try {
     const st = await stat(sourceFile);
     const key = sha256 ? sha256.slice(0, 16) : `${st.size}-${Math.round(st.mtimeMs)}`;
     out = path.join(cacheDir, 'optimized', `${key}-v${REWRITE_VERSION}-${form}-${path.basename(sourceFile)}`);
   } catch (e) {
-    return { file: sourceFile, replaced: 0, cached: false, error: (e as Error).message };
+    return fallback(e);
   }
   const dir = path.dirname(out);
   const none = `${out}.none`;
+  const weights = `${out}.data`;
   if (await exists(out)) {
-    let replaced = 0;
+    let sidecar: Sidecar = {};
     try {
-      replaced = (JSON.parse(await readFile(`${out}.json`, 'utf8')) as { replaced: number }).replaced;
+      sidecar = JSON.parse(await readFile(`${out}.json`, 'utf8')) as Sidecar;
     } catch {
       // The sidecar is informative only.
     }
-    return { file: out, replaced, cached: true };
+    return {
+      file: out,
+      replaced: sidecar.replaced ?? 0,
+      externalTensors: sidecar.externalTensors ?? 0,
+      cached: true,
+    };
   }
-  if (await exists(none)) return { file: sourceFile, replaced: 0, cached: true };
+  if (await exists(none)) return fallback(undefined, true);
   let parts: Uint8Array[];
+  let dataParts: Uint8Array[];
   let replaced: number;
+  let externalTensors: number;
   try {
-    ({ parts, replaced } = rewriteMishParts(await readFile(sourceFile), form));
+    const source = await readFile(sourceFile);
+    const external = externalizeInitializers(source, path.basename(weights));
+    externalTensors = external.tensors;
+    dataParts = external.dataParts;
+    const model = externalTensors > 0 ? Buffer.concat(external.modelParts) : source;
+    ({ parts, replaced } = rewriteMishParts(model, form));
   } catch (e) {
-    return { file: sourceFile, replaced: 0, cached: false, error: (e as Error).message };
+    return fallback(e);
   }
   const tmp = `${out}.${process.pid}.${Date.now()}.tmp`;
   try {
     await mkdir(dir, { recursive: true });
-    if (replaced === 0) {
+    if (replaced === 0 && externalTensors === 0) {
       await writeParts(tmp, []);
       await rename(tmp, none);
-      return { file: sourceFile, replaced: 0, cached: false };
+      return fallback(undefined);
     }
     const sidecar = Buffer.from(
-      JSON.stringify({ source: path.basename(sourceFile), sha256, form, replaced }),
+      JSON.stringify({ source: path.basename(sourceFile), sha256, form, replaced, externalTensors }),
     );
     await writeParts(`${tmp}.json`, [sidecar]);
     await rename(`${tmp}.json`, `${out}.json`);
+    if (externalTensors > 0) {
+      await writeParts(`${tmp}.data`, dataParts);
+      await rename(`${tmp}.data`, weights);
+    }
     await writeParts(tmp, parts);
     await rename(tmp, out);
-    return { file: out, replaced, cached: false };
+    return { file: out, replaced, externalTensors, cached: false };
   } catch (e) {
-    await rm(tmp, { force: true });
-    await rm(`${tmp}.json`, { force: true });
-    return { file: sourceFile, replaced: 0, cached: false, error: (e as Error).message };
+    for (const f of [tmp, `${tmp}.json`, `${tmp}.data`]) await rm(f, { force: true });
+    return fallback(e);
   }
 }

@@ -1,0 +1,134 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import allocatorEnv from '../../lambda/allocator-env.json';
+import { prepareOptimizedModel } from '../../lambda/src/adapters/onnx-graph-rewrite';
+import { packageLambda } from '../../scripts/package-lambda';
+import { log } from '../lib/log';
+import { round } from '../lib/stats';
+
+export interface PackagedColdStartRow {
+  model: string;
+  /** 'prepared': Mish rewritten where present, weights in an external file; else the file as downloaded. */
+  file: 'as downloaded' | 'prepared';
+  allocator: 'tuned' | 'glibc defaults';
+  round: number;
+  /** Parent's clock: spawn() to the answer printed. */
+  spawnToFirstMs: number;
+  /** Child's clock: node itself, before the first line of the child script. */
+  nodeStartMs: number;
+  /** require('index.js'): the bundle, sharp and onnxruntime-node. */
+  requireMs: number;
+  /** From there to the first answer: session creation (init phase) and the request. */
+  firstAnswerMs: number;
+  status: number;
+  peakRssMb: number | null;
+}
+
+interface ChildLine {
+  event: string;
+  status?: number;
+  nodeStartMs?: number;
+  requireMs?: number;
+  firstAnswerMs?: number;
+  peakRssMb?: number | null;
+  message?: string;
+}
+
+function runChild(cwd: string, env: NodeJS.ProcessEnv): Promise<{ line: ChildLine; ms: number }> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const child = spawn(process.execPath, [path.join(__dirname, '..', 'child', 'packaged-cold-start.js')], {
+      cwd,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    let ms = NaN;
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (Number.isNaN(ms) && out.includes('{"event"')) ms = performance.now() - started;
+    });
+    child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+    child.on('error', reject);
+    child.on('exit', () => {
+      const json = out.split('\n').find((l) => l.startsWith('{"event"'));
+      const line = json ? (JSON.parse(json) as ChildLine) : null;
+      if (!line || line.event !== 'first')
+        reject(new Error(`packaged child failed: ${line?.message ?? err.slice(-500)}`));
+      else resolve({ line, ms });
+    });
+  });
+}
+
+/** The before/after pairs: the first is how the previous release started, the last how this one does. */
+const VARIANTS = [
+  { file: 'as downloaded', allocator: 'glibc defaults' },
+  { file: 'as downloaded', allocator: 'tuned' },
+  { file: 'prepared', allocator: 'glibc defaults' },
+  { file: 'prepared', allocator: 'tuned' },
+] as const;
+
+/**
+ * Cold start of what the Lambda image runs: `npm run package` into a temporary folder outside the
+ * repo (so nothing resolves from the repo's node_modules), then per model and variant a new `node`
+ * process there requires index.js and answers one event. Rounds alternate the variants.
+ * `prepared` points MODEL_REWRITE_DIR at copies made beforehand, as the image's build does.
+ */
+export async function runPackagedColdStart(
+  models: { id: string; file: string; route: string; detector: boolean }[],
+  baseEnv: NodeJS.ProcessEnv,
+  image: string,
+  rounds: number,
+  preparedDir: string,
+): Promise<PackagedColdStartRow[]> {
+  for (const m of models) await prepareOptimizedModel(m.file, null, preparedDir);
+  const work = mkdtempSync(path.join(tmpdir(), 'bench-package-'));
+  const rows: PackagedColdStartRow[] = [];
+  try {
+    const pkg = path.join(work, 'task');
+    await packageLambda({ outDir: pkg, log: () => undefined });
+    for (let r = 1; r <= rounds; r++) {
+      for (const m of models) {
+        for (const { file, allocator } of VARIANTS) {
+          const base =
+            allocator === 'tuned'
+              ? { ...baseEnv, ...allocatorEnv }
+              : Object.fromEntries(Object.entries(baseEnv).filter(([k]) => !(k in allocatorEnv)));
+          const env: NodeJS.ProcessEnv = {
+            ...base,
+            NODE_ENV: 'production',
+            MODEL_REWRITE_DIR: file === 'prepared' ? preparedDir : 'off',
+            PRELOAD_MODELS: m.id,
+            ...(m.detector ? { DEFAULT_DETECTOR: m.id } : { DEFAULT_CLASSIFIER: m.id }),
+            BENCH_MODEL: m.id,
+            BENCH_ROUTE: m.route,
+            BENCH_IMAGE: image,
+          };
+          const { line, ms } = await runChild(pkg, env);
+          const row: PackagedColdStartRow = {
+            model: m.id,
+            file,
+            allocator,
+            round: r,
+            spawnToFirstMs: round(ms, 0),
+            nodeStartMs: line.nodeStartMs ?? NaN,
+            requireMs: line.requireMs ?? NaN,
+            firstAnswerMs: line.firstAnswerMs ?? NaN,
+            status: line.status ?? 0,
+            peakRssMb: line.peakRssMb ?? null,
+          };
+          rows.push(row);
+          log(
+            `packaged cold start ${m.id} (${file}, ${allocator}, round ${r}): ${row.spawnToFirstMs} ms to ${row.status} (node ${row.nodeStartMs}, require ${row.requireMs}, init + first answer ${row.firstAnswerMs}); peak RSS ${row.peakRssMb} MB`,
+          );
+        }
+      }
+    }
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+  return rows;
+}
