@@ -12,9 +12,10 @@ export interface Config {
   modelPath: string[];
   cacheDir: string;
   /**
-   * Where rewritten model graphs are kept (Mish without Log; see onnx-graph-rewrite.ts), keyed by
-   * the source sha256. Defaults to the cache folder locally; on Lambda only when set (the image
-   * ships them pre-built in /opt/model-rewrites, so no cold start writes 257 MB to /tmp).
+   * Where prepared model copies are kept (Mish without Log, weights in an external file that
+   * onnxruntime maps; see onnx-graph-rewrite.ts), keyed by the source sha256. Defaults to the
+   * cache folder locally; on Lambda only when set (the image ships them pre-built in
+   * /opt/model-rewrites, so no cold start writes 257 MB to /tmp).
    * MODEL_REWRITE_DIR=off loads files unchanged.
    */
   modelRewriteDir: string | null;

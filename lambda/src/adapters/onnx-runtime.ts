@@ -11,8 +11,9 @@ export interface OnnxRuntimeOptions {
   /** onnxruntime's 'all' fuses Conv+BN+activation; 'disabled' is for comparisons only. */
   graphOptimizationLevel?: ort.InferenceSession.SessionOptions['graphOptimizationLevel'];
   /**
-   * Folder for rewritten graphs (onnx-graph-rewrite.ts: YOLOv4's Mish without Log, about 14% less
-   * CPU, outputs equal within 1e-5), keyed by the model's sha256; null loads files as they are.
+   * Folder for prepared copies (onnx-graph-rewrite.ts: YOLOv4's Mish without Log, about 14% less
+   * CPU, outputs equal within 1e-5; weights in an external file, mapped instead of copied), keyed
+   * by the model's sha256; null loads files as they are.
    */
   rewriteDir?: string | null;
   /**
@@ -66,7 +67,7 @@ export class OnnxModelRuntime implements ModelRuntime {
   constructor(private readonly options: OnnxRuntimeOptions) {}
 
   async load(spec: ModelSpec, file: string): Promise<LoadedModel> {
-    // The rewrite never stops a model from loading: on any failure it hands back the original file.
+    // Preparing never stops a model from loading: on any failure it hands back the original file.
     const source = this.options.rewriteDir
       ? (await prepareOptimizedModel(file, spec.sha256, this.options.rewriteDir)).file
       : file;
@@ -86,7 +87,7 @@ export class OnnxModelRuntime implements ModelRuntime {
         session = await create(source);
       } catch (e) {
         if (source === file) throw e;
-        session = await create(file); // the rewritten copy failed: serve the original
+        session = await create(file); // the prepared copy failed: serve the original
       }
     } catch (e) {
       // onnxruntime quotes the full path; clients only learn the file name.

@@ -1,6 +1,7 @@
 import type { Config } from '../adapters/config';
 import { loadManifest } from '../adapters/manifest-loader';
-import { ModelFileStore } from '../adapters/model-files';
+import path from 'node:path';
+import { LEDGER_NAME, ModelFileStore } from '../adapters/model-files';
 import { OnnxModelRuntime } from '../adapters/onnx-runtime';
 import { createS3Client, parseS3Uri, S3ModelSource } from '../adapters/s3-model-source';
 import { SharpImageDecoder } from '../adapters/sharp-decoder';
@@ -21,6 +22,8 @@ export function createService(config: Config): RecognitionService {
           await s3.ensure(spec);
         }
       : undefined,
+    // Checksums verified when the prepared copies were made (the image build).
+    config.modelRewriteDir ? [path.join(config.modelRewriteDir, LEDGER_NAME)] : [],
   );
   return new RecognitionService({
     manifest,

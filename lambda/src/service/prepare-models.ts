@@ -1,19 +1,24 @@
 import type { Config } from '../adapters/config';
 import { loadManifest } from '../adapters/manifest-loader';
-import { ModelFileStore } from '../adapters/model-files';
+import path from 'node:path';
+import { LEDGER_NAME, ModelFileStore } from '../adapters/model-files';
 import { prepareOptimizedModel } from '../adapters/onnx-graph-rewrite';
 
 export interface PrepareReport {
   id: string;
-  status: 'rewritten' | 'unchanged' | 'missing' | 'failed';
+  status: 'prepared' | 'unchanged' | 'missing' | 'failed';
+  /** Mish chains rewritten. */
   replaced?: number;
+  /** Initializers moved to the external weights file. */
+  externalTensors?: number;
   message?: string;
 }
 
 /**
- * Writes the rewritten graphs (onnx-graph-rewrite.ts) of the models present on the search path
- * into the rewrite folder ahead of time: the container image does this at build time so that no
- * cold start pays for it.
+ * Writes the prepared copies (onnx-graph-rewrite.ts: Mish rewritten, weights in an external file)
+ * of the models present on the search path into the rewrite folder ahead of time, with a ledger of
+ * the checksums verified: the container image does this at build time so that no cold start pays
+ * for preparing or hashing.
  */
 export async function prepareModels(config: Config, ids: readonly string[] | null): Promise<PrepareReport[]> {
   const dir = config.modelRewriteDir;
@@ -33,11 +38,17 @@ export async function prepareModels(config: Config, ids: readonly string[] | nul
       reports.push(
         r.error
           ? { id: spec.id, status: 'failed', message: r.error }
-          : { id: spec.id, status: r.replaced > 0 ? 'rewritten' : 'unchanged', replaced: r.replaced },
+          : {
+              id: spec.id,
+              status: r.replaced > 0 || r.externalTensors > 0 ? 'prepared' : 'unchanged',
+              replaced: r.replaced,
+              externalTensors: r.externalTensors,
+            },
       );
     } catch (e) {
       reports.push({ id: spec.id, status: 'failed', message: (e as Error).message });
     }
   }
+  store.exportLedger(path.join(dir, LEDGER_NAME));
   return reports;
 }

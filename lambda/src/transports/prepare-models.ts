@@ -1,7 +1,7 @@
 import { loadConfig } from '../adapters/config';
 import { prepareModels } from '../service/prepare-models';
 
-/** `npm run models:prepare [ids…]`: pre-builds rewritten graphs into MODEL_REWRITE_DIR. */
+/** `npm run models:prepare [ids…]`: pre-builds the prepared model copies into MODEL_REWRITE_DIR. */
 async function main(): Promise<number> {
   const ids = process.argv.slice(2);
   const config = loadConfig();
@@ -11,10 +11,15 @@ async function main(): Promise<number> {
   }
   const reports = await prepareModels(config, ids.length > 0 ? ids : null);
   for (const r of reports) {
-    const detail = r.replaced ? ` (${r.replaced} Mish chains)` : r.message ? ` — ${r.message}` : '';
+    const detail =
+      r.status === 'prepared'
+        ? ` (${r.replaced ?? 0} Mish chains rewritten, ${r.externalTensors ?? 0} weight tensors in an external file)`
+        : r.message
+          ? ` — ${r.message}`
+          : '';
     process.stdout.write(`${r.id}: ${r.status}${detail}\n`);
   }
-  process.stdout.write(`Rewrites in ${config.modelRewriteDir}\n`);
+  process.stdout.write(`Prepared copies in ${config.modelRewriteDir}\n`);
   return reports.some((r) => r.status === 'failed') ? 1 : 0;
 }
 
