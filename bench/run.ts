@@ -229,7 +229,7 @@ async function main() {
       ],
       benchEnv(manifest),
       path.join(SHARED_IMAGES, 'dog.jpg'),
-      args.quick ? 1 : 3,
+      args.quick ? 2 : 3,
       path.join(BENCH_CACHE, 'packaged-prepared'),
     );
   }

@@ -18,30 +18,30 @@ async function main() {
   const { handler } = require(path.join(process.cwd(), 'index.js'));
   const required = performance.now();
   const image = readFileSync(process.env.BENCH_IMAGE);
-  const res = await handler(
-    {
-      httpMethod: 'POST',
-      path: process.env.BENCH_ROUTE,
-      resource: process.env.BENCH_ROUTE,
-      queryStringParameters: { model: process.env.BENCH_MODEL },
-      headers: { 'Content-Type': 'image/jpeg' },
-      body: image.toString('base64'),
-      isBase64Encoded: true,
-      requestContext: { requestId: 'bench-cold' },
-    },
-    {},
-  );
+  const event = (i) => ({
+    httpMethod: 'POST',
+    path: process.env.BENCH_ROUTE,
+    resource: process.env.BENCH_ROUTE,
+    queryStringParameters: { model: process.env.BENCH_MODEL },
+    headers: { 'Content-Type': 'image/jpeg' },
+    body: image.toString('base64'),
+    isBase64Encoded: true,
+    requestContext: { requestId: `bench-${i}` },
+  });
+  const res = await handler(event('cold'), {});
   const answered = performance.now();
-  process.stdout.write(
-    `${JSON.stringify({
-      event: 'first',
-      status: res.statusCode,
-      nodeStartMs: Math.round(started),
-      requireMs: Math.round(required - started),
-      firstAnswerMs: Math.round(answered - required),
-      peakRssMb: peakRssMb(),
-    })}\n`,
-  );
+  const emit = (line) => process.stdout.write(`${JSON.stringify(line)}\n`);
+  emit({
+    event: 'first',
+    status: res.statusCode,
+    nodeStartMs: Math.round(started),
+    requireMs: Math.round(required - started),
+    firstAnswerMs: Math.round(answered - required),
+    peakRssMb: peakRssMb(),
+  });
+  const more = Number(process.env.BENCH_REQUESTS || 0);
+  for (let i = 0; i < more; i++) await handler(event(i), {});
+  emit({ event: 'after', requests: more, peakRssMb: peakRssMb() });
 }
 
 main().catch((e) => {

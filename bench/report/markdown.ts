@@ -341,6 +341,7 @@ function packagedColdStart(r: BenchResults): string {
         'require index.js',
         'init + first answer',
         'peak RSS',
+        'peak RSS after 5 more',
       ],
       [...groups.values()].map((g) => [
         g[0]!.model,
@@ -352,6 +353,7 @@ function packagedColdStart(r: BenchResults): string {
         span(g.map((x) => x.requireMs)),
         span(g.map((x) => x.firstAnswerMs)),
         span(g.map((x) => x.peakRssMb ?? NaN)),
+        span(g.map((x) => x.peakRssAfterMb ?? NaN)),
       ]),
     ),
   ].join('\n');

@@ -184,7 +184,8 @@ export async function runMish(
   // onnxruntime can save the graph it optimised (NCHWc layout, fused Conv+activation) and load it
   // with optimisation off. The saved file is specific to this CPU's instruction set.
   const threads = opts.threads.at(-1) ?? 2;
-  const ortFile = path.join(BENCH_CACHE, 'ort-optimized-yolov4-mish.onnx');
+  // Beside the rewritten file: the saved graph refers to its external weights file by a relative path.
+  const ortFile = path.join(path.dirname(rewritten), 'ort-optimized-yolov4-mish.onnx');
   const fromOnnx: number[] = [];
   const fromOrt: number[] = [];
   const save = await createSession(rewritten, threads, {

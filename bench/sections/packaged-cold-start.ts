@@ -24,6 +24,9 @@ export interface PackagedColdStartRow {
   firstAnswerMs: number;
   status: number;
   peakRssMb: number | null;
+  /** Peak RSS after `requestsAfter` more requests (the activations' memory reached). */
+  requestsAfter?: number;
+  peakRssAfterMb?: number | null;
 }
 
 interface ChildLine {
@@ -33,10 +36,11 @@ interface ChildLine {
   requireMs?: number;
   firstAnswerMs?: number;
   peakRssMb?: number | null;
+  requests?: number;
   message?: string;
 }
 
-function runChild(cwd: string, env: NodeJS.ProcessEnv): Promise<{ line: ChildLine; ms: number }> {
+function runChild(cwd: string, env: NodeJS.ProcessEnv): Promise<{ lines: ChildLine[]; ms: number }> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
     const child = spawn(process.execPath, [path.join(__dirname, '..', 'child', 'packaged-cold-start.js')], {
@@ -49,16 +53,20 @@ function runChild(cwd: string, env: NodeJS.ProcessEnv): Promise<{ line: ChildLin
     let ms = NaN;
     child.stdout.on('data', (chunk: Buffer) => {
       out += chunk.toString();
-      if (Number.isNaN(ms) && out.includes('{"event"')) ms = performance.now() - started;
+      // The first answer's line, not the process's exit: more requests follow it.
+      if (Number.isNaN(ms) && out.includes('{"event":"first"')) ms = performance.now() - started;
     });
     child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
     child.on('error', reject);
     child.on('exit', () => {
-      const json = out.split('\n').find((l) => l.startsWith('{"event"'));
-      const line = json ? (JSON.parse(json) as ChildLine) : null;
-      if (!line || line.event !== 'first')
-        reject(new Error(`packaged child failed: ${line?.message ?? err.slice(-500)}`));
-      else resolve({ line, ms });
+      const lines = out
+        .split('\n')
+        .filter((l) => l.startsWith('{"event"'))
+        .map((l) => JSON.parse(l) as ChildLine);
+      const failed = lines.find((l) => l.event === 'error');
+      if (failed || !lines.some((l) => l.event === 'first'))
+        reject(new Error(`packaged child failed: ${failed?.message ?? err.slice(-500)}`));
+      else resolve({ lines, ms });
     });
   });
 }
@@ -83,6 +91,7 @@ export async function runPackagedColdStart(
   image: string,
   rounds: number,
   preparedDir: string,
+  requestsAfter = 5,
 ): Promise<PackagedColdStartRow[]> {
   for (const m of models) await prepareOptimizedModel(m.file, null, preparedDir);
   const work = mkdtempSync(path.join(tmpdir(), 'bench-package-'));
@@ -106,8 +115,11 @@ export async function runPackagedColdStart(
             BENCH_MODEL: m.id,
             BENCH_ROUTE: m.route,
             BENCH_IMAGE: image,
+            BENCH_REQUESTS: String(requestsAfter),
           };
-          const { line, ms } = await runChild(pkg, env);
+          const { lines, ms } = await runChild(pkg, env);
+          const line = lines.find((l) => l.event === 'first')!;
+          const after = lines.find((l) => l.event === 'after');
           const row: PackagedColdStartRow = {
             model: m.id,
             file,
@@ -119,10 +131,12 @@ export async function runPackagedColdStart(
             firstAnswerMs: line.firstAnswerMs ?? NaN,
             status: line.status ?? 0,
             peakRssMb: line.peakRssMb ?? null,
+            requestsAfter: after?.requests ?? 0,
+            peakRssAfterMb: after?.peakRssMb ?? null,
           };
           rows.push(row);
           log(
-            `packaged cold start ${m.id} (${file}, ${allocator}, round ${r}): ${row.spawnToFirstMs} ms to ${row.status} (node ${row.nodeStartMs}, require ${row.requireMs}, init + first answer ${row.firstAnswerMs}); peak RSS ${row.peakRssMb} MB`,
+            `packaged cold start ${m.id} (${file}, ${allocator}, round ${r}): ${row.spawnToFirstMs} ms to ${row.status} (node ${row.nodeStartMs}, require ${row.requireMs}, init + first answer ${row.firstAnswerMs}); peak RSS ${row.peakRssMb} MB, after ${row.requestsAfter} more ${row.peakRssAfterMb} MB`,
           );
         }
       }
