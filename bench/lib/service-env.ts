@@ -1,5 +1,6 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import allocatorEnv from '../../lambda/allocator-env.json';
 import { BENCH_CACHE, BENCH_MODELS, ROOT, SHARED_MODELS } from './models';
 
 /**
@@ -48,4 +49,14 @@ export function benchEnv(manifest: string, extra: Record<string, string> = {}): 
     POWERTOOLS_DEV: 'false',
     ...extra,
   };
+}
+
+/** `env` with the glibc allocator settings of lambda/allocator-env.json, or without any of them. */
+export function withAllocator(
+  env: NodeJS.ProcessEnv,
+  allocator: 'tuned' | 'glibc defaults',
+): NodeJS.ProcessEnv {
+  return allocator === 'tuned'
+    ? { ...env, ...allocatorEnv }
+    : Object.fromEntries(Object.entries(env).filter(([k]) => !(k in allocatorEnv)));
 }

@@ -334,6 +334,7 @@ function packagedColdStart(r: BenchResults): string {
     table(
       [
         'model',
+        'model file',
         'allocator',
         'runs',
         'spawn → first 200',

@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import allocatorEnv from '../../lambda/allocator-env.json';
 import { log } from '../lib/log';
 import { ROOT } from '../lib/models';
+import { withAllocator } from '../lib/service-env';
 import { round } from '../lib/stats';
 
 export interface ColdStartRow {
@@ -83,9 +83,7 @@ export async function runColdStart(
   const rows: ColdStartRow[] = [];
   for (const m of models) {
     // The before/after of the allocator settings: the same child with glibc's defaults.
-    const base = m.glibcDefaults
-      ? Object.fromEntries(Object.entries(baseEnv).filter(([k]) => !(k in allocatorEnv)))
-      : { ...baseEnv, ...allocatorEnv };
+    const base = withAllocator(baseEnv, m.glibcDefaults ? 'glibc defaults' : 'tuned');
     const env: NodeJS.ProcessEnv = {
       ...base,
       PRELOAD_MODELS: m.id,

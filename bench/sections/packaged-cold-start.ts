@@ -2,10 +2,10 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import allocatorEnv from '../../lambda/allocator-env.json';
 import { prepareOptimizedModel } from '../../lambda/src/adapters/onnx-graph-rewrite';
 import { packageLambda } from '../../scripts/package-lambda';
 import { log } from '../lib/log';
+import { withAllocator } from '../lib/service-env';
 import { round } from '../lib/stats';
 
 export interface PackagedColdStartRow {
@@ -102,10 +102,7 @@ export async function runPackagedColdStart(
     for (let r = 1; r <= rounds; r++) {
       for (const m of models) {
         for (const { file, allocator } of VARIANTS) {
-          const base =
-            allocator === 'tuned'
-              ? { ...baseEnv, ...allocatorEnv }
-              : Object.fromEntries(Object.entries(baseEnv).filter(([k]) => !(k in allocatorEnv)));
+          const base = withAllocator(baseEnv, allocator);
           const env: NodeJS.ProcessEnv = {
             ...base,
             NODE_ENV: 'production',
