@@ -22,7 +22,14 @@ import { dogJpeg, twelveMegapixelJpeg } from './lib/images';
 import { log } from './lib/log';
 import { machineInfo, startLoadSampler, versions } from './lib/machine';
 import { countMacs } from './lib/macs';
-import { BENCH_CACHE, benchModels, ensureBenchModels, rewrittenYolov4, SHARED_IMAGES } from './lib/models';
+import {
+  BENCH_CACHE,
+  benchModels,
+  ensureBenchModels,
+  quantizedYolov4,
+  rewrittenYolov4,
+  SHARED_IMAGES,
+} from './lib/models';
 import { benchEnv, writeBenchManifest } from './lib/service-env';
 import type { BenchResults, BenchSettings } from './lib/types';
 import { renderMarkdown } from './report/markdown';
@@ -106,7 +113,7 @@ async function main() {
   log(
     `YOLOv4 Mish rewrite: ${yolo.replaced} chains, ${Math.round(yolo.prepareMs)} ms (${yolo.cached ? 'cached' : 'written'}) → ${yolo.file}`,
   );
-  const models = benchModels(yolo.file);
+  const models = benchModels(yolo.file, await quantizedYolov4());
   const manifest = writeBenchManifest(yolo.file);
   const [dog, big] = [await dogJpeg(), await twelveMegapixelJpeg()];
   const latency = (model: string, threads: number) =>
@@ -238,7 +245,7 @@ async function main() {
     const wasmModels = models.filter((m) =>
       args.quick
         ? ['resnet50', 'resnet50-int8', 'mobilenetv2-int8', 'yolox-nano'].includes(m.key)
-        : m.key !== 'yolov4-mish',
+        : m.key !== 'yolov4-mish' && m.key !== 'yolov4-int8',
     );
     results.baselines = {
       wasm: await runWasm(wasmModels, settings.wasmRuns, (key) => latency(key, 1)),
@@ -277,7 +284,11 @@ async function main() {
     const fastest = (model: string, threads: number) =>
       results.inference?.find((r) => r.model === model && r.threads === threads && r.batch === 1)?.wall.min ??
       null;
-    results.lambda = lambdaSizing(['resnet50', 'resnet50-int8', 'yolov4', 'yolov4-mish'], latency, fastest);
+    results.lambda = lambdaSizing(
+      ['resnet50', 'resnet50-int8', 'yolov4', 'yolov4-mish', 'yolov4-int8'],
+      latency,
+      fastest,
+    );
   }
 
   results.load.during = stopLoad();

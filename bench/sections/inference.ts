@@ -23,7 +23,7 @@ export interface InferenceOptions {
   slowRuns: number;
 }
 
-const SLOW = new Set(['yolov4', 'yolov4-mish']);
+const SLOW = new Set(['yolov4', 'yolov4-mish', 'yolov4-int8']);
 
 /** (1) Bare onnxruntime-node inference per model: creation, first run, median/p90 of n runs. */
 export async function runInference(models: BenchModel[], opts: InferenceOptions): Promise<InferenceRow[]> {

@@ -1,0 +1,266 @@
+import {
+  DataType,
+  decodeModel,
+  encodeModel,
+  type NodeMsg,
+  type TensorMsg,
+  toNumber,
+  type ValueInfoMsg,
+} from './onnx-proto';
+
+/**
+ * Static int8 quantisation of a model's convolutions, in onnxruntime's QOperator form:
+ *
+ *   x ─ QuantizeLinear ─ QLinearConv(int8 weights per output channel, int32 bias) ─ DequantizeLinear ─ y
+ *
+ * Everything between convolutions (YOLOv4's Mish, concatenations, resizes, the heads' decoding)
+ * stays float, so the graph keeps its inputs, outputs and every other node. Weights are symmetric
+ * int8 per output channel (max |w| / 127); activations asymmetric uint8 from the ranges seen in a
+ * calibration run on real photos (`exposeConvTensors`, then the caller runs it). QLinearConv with
+ * per-channel scales exists since opset 10, so the model's opset does not change.
+ *
+ * Why: on a CPU with VNNI, int8 convolutions run at about twice the fp32 rate (YOLOv4 stand-in,
+ * 2 threads: about 102 ms against 204 ms; docs/performance.md). The output convolutions (YOLO
+ * heads) stay float, see outputConvolutions. Accuracy must be checked per model:
+ * test/models/quantize.test.ts holds Yolo-Fastest to EXPECTED.md after quantisation; YOLOX-nano
+ * keeps its objects on dog.jpg but some scores drop a lot (person.jpg's dog 0.87 → 0.44).
+ */
+
+export interface ActivationRange {
+  min: number;
+  max: number;
+}
+
+const CONV = 'Conv';
+
+const graphOutputs = (graph: { output?: ValueInfoMsg[] }) => (graph.output ?? []).map((o) => o.name ?? '');
+
+function floatsOf(t: TensorMsg): Float32Array {
+  const raw = t.raw_data;
+  if (t.data_type !== DataType.FLOAT || !raw || raw.length === 0) {
+    throw new Error(`initializer '${t.name ?? ''}' is not a float32 tensor with raw_data`);
+  }
+  return new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.length));
+}
+
+/** Convolutions with float32 weight initializers, except the output convolutions: the ones rewritten. */
+function quantizableConvs(
+  nodes: readonly NodeMsg[],
+  initializers: ReadonlyMap<string, TensorMsg>,
+  outputs: readonly string[],
+): NodeMsg[] {
+  const heads = outputConvolutions(nodes, outputs);
+  return nodes.filter((n) => {
+    if (heads.has(n)) return false;
+    if (n.op_type !== CONV || (n.domain ?? '') !== '') return false;
+    const w = initializers.get(n.input?.[1] ?? '');
+    return w?.data_type === DataType.FLOAT && (w.raw_data?.length ?? 0) > 0;
+  });
+}
+
+/**
+ * The convolutions that produce the model's answers: reached from a graph output without passing
+ * another convolution (YOLO heads, whose raw box offsets feed sigmoid/exp decoding). They stay
+ * float: uint8 steps over a head's wide logit range cost box precision (measured: Yolo-Fastest's car
+ * IoU with the reference box 0.72 quantised, against ≥ 0.75 required).
+ */
+export function outputConvolutions(nodes: readonly NodeMsg[], outputs: readonly string[]): Set<NodeMsg> {
+  const producer = new Map<string, NodeMsg>();
+  for (const n of nodes) for (const o of n.output ?? []) producer.set(o, n);
+  const found = new Set<NodeMsg>();
+  const seen = new Set<string>();
+  const stack = [...outputs];
+  while (stack.length > 0) {
+    const name = stack.pop() ?? '';
+    if (seen.has(name)) continue;
+    seen.add(name);
+    const node = producer.get(name);
+    if (!node) continue;
+    if (node.op_type === CONV) found.add(node);
+    else stack.push(...(node.input ?? []));
+  }
+  return found;
+}
+
+/**
+ * The model with every quantisable convolution's input and output added to the graph outputs, so
+ * one run reports the activations the quantiser needs ranges for (`names`).
+ */
+export function exposeConvTensors(bytes: Uint8Array): { bytes: Uint8Array; names: string[] } {
+  const model = decodeModel(bytes);
+  const graph = model.graph ?? {};
+  const initializers = new Map((graph.initializer ?? []).map((t) => [t.name ?? '', t]));
+  const names = new Set<string>();
+  for (const c of quantizableConvs(graph.node ?? [], initializers, graphOutputs(graph))) {
+    names.add(c.input?.[0] ?? '');
+    names.add(c.output?.[0] ?? '');
+  }
+  names.delete('');
+  const outputs = new Set((graph.output ?? []).map((o) => o.name));
+  const extra: ValueInfoMsg[] = [...names]
+    .filter((n) => !outputs.has(n))
+    .map((name) => ({ name, type: { tensor_type: { elem_type: DataType.FLOAT } } }));
+  graph.output = [...(graph.output ?? []), ...extra];
+  model.graph = graph;
+  return { bytes: encodeModel(model), names: [...names] };
+}
+
+/** Widens `ranges` by what `values` (one calibration output) holds; 0 is always inside a range. */
+export function accumulateRange(
+  ranges: Map<string, ActivationRange>,
+  name: string,
+  values: Float32Array,
+): void {
+  const r = ranges.get(name) ?? { min: 0, max: 0 };
+  for (const v of values) {
+    if (v < r.min) r.min = v;
+    else if (v > r.max) r.max = v;
+  }
+  ranges.set(name, r);
+}
+
+/** uint8 scale and zero point covering [min, max] (which contains 0). */
+export function activationQuantParams({ min, max }: ActivationRange): { scale: number; zeroPoint: number } {
+  const scale = Math.max(max - min, 1e-8) / 255;
+  return { scale, zeroPoint: Math.min(255, Math.max(0, Math.round(-min / scale))) };
+}
+
+/** Symmetric int8 per output channel: `dims[0]` channels, scale = max |w| / 127 each. */
+export function quantizeWeightsPerChannel(
+  weights: Float32Array,
+  channels: number,
+): { values: Int8Array; scales: Float32Array } {
+  const per = weights.length / channels;
+  const values = new Int8Array(weights.length);
+  const scales = new Float32Array(channels);
+  for (let c = 0; c < channels; c++) {
+    const channel = weights.subarray(c * per, (c + 1) * per);
+    let max = 0;
+    for (const w of channel) max = Math.max(max, Math.abs(w));
+    const scale = Math.max(max, 1e-12) / 127;
+    scales[c] = scale;
+    channel.forEach((w, i) => (values[c * per + i] = Math.max(-127, Math.min(127, Math.round(w / scale)))));
+  }
+  return { values, scales };
+}
+
+const tensor = (name: string, dataType: number, dims: number[], bytes: ArrayBufferView): TensorMsg => ({
+  name,
+  data_type: dataType,
+  dims,
+  raw_data: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+});
+
+/**
+ * Rewrites every quantisable convolution whose input and output have a range in `ranges` into
+ * Quantize → QLinearConv → Dequantize (see the file comment); others stay float. Returns the new
+ * model and how many convolutions were quantised.
+ */
+export function quantizeConvs(
+  bytes: Uint8Array,
+  ranges: ReadonlyMap<string, ActivationRange>,
+): { bytes: Uint8Array; quantized: number } {
+  const model = decodeModel(bytes);
+  const graph = model.graph ?? {};
+  const initializers = new Map((graph.initializer ?? []).map((t) => [t.name ?? '', t]));
+  const convs = new Set(quantizableConvs(graph.node ?? [], initializers, graphOutputs(graph)));
+  const added: TensorMsg[] = [];
+  const replacedWeights = new Set<string>();
+  const quantizedInputs = new Map<string, { q: string; scale: string; zeroPoint: string }>();
+  const nodes: NodeMsg[] = [];
+  let quantized = 0;
+
+  const params = new Map<string, { scale: string; zeroPoint: string }>();
+  /** One scale/zero-point pair per activation, whether a convolution reads or writes it. */
+  const scalarParams = (name: string, range: ActivationRange) => {
+    const known = params.get(name);
+    if (known) return known;
+    const { scale, zeroPoint } = activationQuantParams(range);
+    added.push(tensor(`${name}/scale`, DataType.FLOAT, [], new Float32Array([scale])));
+    added.push(tensor(`${name}/zero_point`, DataType.UINT8, [], new Uint8Array([zeroPoint])));
+    const entry = { scale: `${name}/scale`, zeroPoint: `${name}/zero_point` };
+    params.set(name, entry);
+    return entry;
+  };
+  /** One QuantizeLinear per activation, shared by every convolution that reads it. */
+  const quantizedInput = (name: string, range: ActivationRange) => {
+    const known = quantizedInputs.get(name);
+    if (known) return known;
+    const q = `${name}/uint8`;
+    const entry = { q, ...scalarParams(name, range) };
+    nodes.push({
+      op_type: 'QuantizeLinear',
+      name: `${name}/Quantize`,
+      input: [name, entry.scale, entry.zeroPoint],
+      output: [q],
+    });
+    quantizedInputs.set(name, entry);
+    return entry;
+  };
+
+  for (const node of graph.node ?? []) {
+    const [x = '', w = '', b] = node.input ?? [];
+    const y = node.output?.[0] ?? '';
+    const xRange = ranges.get(x);
+    const yRange = ranges.get(y);
+    if (!convs.has(node) || !xRange || !yRange) {
+      nodes.push(node);
+      continue;
+    }
+    const weight = initializers.get(w);
+    if (!weight) throw new Error(`convolution weight '${w}' is not an initializer`);
+    const dims = (weight.dims ?? []).map(toNumber);
+    const channels = dims[0] ?? 1;
+    const { values, scales } = quantizeWeightsPerChannel(floatsOf(weight), channels);
+    added.push(tensor(`${w}/int8`, DataType.INT8, dims, values));
+    added.push(tensor(`${w}/scale`, DataType.FLOAT, [channels], scales));
+    added.push(tensor(`${w}/zero_point`, DataType.INT8, [channels], new Int8Array(channels)));
+    replacedWeights.add(w);
+
+    const input = quantizedInput(x, xRange);
+    const output = scalarParams(y, yRange);
+    const inputs = [input.q, input.scale, input.zeroPoint, `${w}/int8`, `${w}/scale`, `${w}/zero_point`];
+    inputs.push(output.scale, output.zeroPoint);
+    if (b) {
+      // QLinearConv's bias is int32 at scale x_scale · w_scale[c], zero point 0.
+      const xScale = activationQuantParams(xRange).scale;
+      const biasTensor = initializers.get(b);
+      if (!biasTensor) throw new Error(`convolution bias '${b}' is not an initializer`);
+      const bias = floatsOf(biasTensor);
+      const int32 = new Int32Array(bias.length);
+      bias.forEach((v, c) => (int32[c] = Math.round(v / (xScale * (scales[c] ?? 1)))));
+      added.push(tensor(`${b}/int32`, DataType.INT32, [bias.length], int32));
+      inputs.push(`${b}/int32`);
+      replacedWeights.add(b);
+    }
+    nodes.push({
+      ...node,
+      op_type: 'QLinearConv',
+      name: `${node.name ?? y}/quantized`,
+      input: inputs,
+      output: [`${y}/conv_uint8`],
+    });
+    nodes.push({
+      op_type: 'DequantizeLinear',
+      name: `${y}/Dequantize`,
+      input: [`${y}/conv_uint8`, output.scale, output.zeroPoint],
+      output: [y],
+    });
+    quantized++;
+  }
+  // A float weight or bias another node still reads stays.
+  const stillRead = new Set(nodes.flatMap((n) => n.input ?? []));
+  graph.node = nodes;
+  graph.initializer = [
+    ...(graph.initializer ?? []).filter(
+      (t) => !replacedWeights.has(t.name ?? '') || stillRead.has(t.name ?? ''),
+    ),
+    ...added,
+  ];
+  model.graph = graph;
+  model.metadata_props = [
+    ...(model.metadata_props ?? []),
+    { key: 'int8_quantization', value: `form=qlinearconv-per-channel;convolutions=${quantized}` },
+  ];
+  return { bytes: encodeModel(model), quantized };
+}

@@ -1,0 +1,96 @@
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Config } from '../adapters/config';
+import { loadManifest } from '../adapters/manifest-loader';
+import { ModelFileStore } from '../adapters/model-files';
+import { calibrateActivations, type CalibrationInput } from '../adapters/onnx-calibration';
+import { exposeConvTensors, quantizeConvs } from '../adapters/onnx-quantize';
+import { sha256File } from '../adapters/sha256';
+import { SharpImageDecoder } from '../adapters/sharp-decoder';
+import type { ModelSpec } from '../core/manifest';
+import { packTensor } from '../core/tensor';
+
+export interface QuantizeReport {
+  id: string;
+  /** The int8 model and a user manifest (MODEL_MANIFEST) with its entry, `<id>-int8`. */
+  file: string;
+  manifest: string;
+  entry: ModelSpec;
+  convolutions: number;
+  calibrationImages: number;
+}
+
+/** The model's input tensor for one photo, exactly as the service would feed it. */
+async function modelInput(
+  decoder: SharpImageDecoder,
+  spec: ModelSpec,
+  photo: Uint8Array,
+): Promise<CalibrationInput> {
+  const prepared = await decoder.prepare(photo, spec);
+  const data = packTensor(prepared.rgb, prepared.width, prepared.height, spec.preprocess, spec.input.layout);
+  const dims =
+    spec.input.layout === 'NCHW'
+      ? [1, 3, prepared.height, prepared.width]
+      : [1, prepared.height, prepared.width, 3];
+  return { data, dims };
+}
+
+async function writeAtomically(file: string, bytes: Uint8Array | string): Promise<void> {
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, bytes);
+  await rename(tmp, file);
+}
+
+/**
+ * Makes an int8 copy of model `id` (its convolutions, see onnx-quantize.ts), calibrated on
+ * `photos` pre-processed exactly as requests are, and a user manifest that serves it as
+ * `<id>-int8` with the same pre- and post-processing. Accuracy is the caller's to check: the
+ * calibration photos should look like the traffic, and the result should be compared with the
+ * float model (test/models/quantize.test.ts does so against EXPECTED.md).
+ */
+export async function quantizeModel(
+  config: Config,
+  id: string,
+  photos: readonly Uint8Array[],
+  outFile: string,
+): Promise<QuantizeReport> {
+  if (photos.length === 0) throw new Error('calibration needs at least one photo');
+  const manifest = loadManifest(config.modelsDir, config.userManifest);
+  const spec = manifest.models.find((m) => m.id === id);
+  if (!spec) throw new Error(`no model '${id}' in the manifest`);
+  const source = await new ModelFileStore(config.modelPath, config.modelsDir, config.cacheDir).locate(spec);
+
+  const decoder = new SharpImageDecoder({ maxPixels: config.maxImagePixels });
+  const inputs: CalibrationInput[] = [];
+  for (const photo of photos) inputs.push(await modelInput(decoder, spec, photo));
+
+  const original = await readFile(source);
+  const exposed = exposeConvTensors(original);
+  const ranges = await calibrateActivations(exposed.bytes, exposed.names, inputs);
+  const { bytes, quantized } = quantizeConvs(original, ranges);
+  if (quantized === 0) throw new Error(`model '${id}' has no float convolution to quantise`);
+
+  const file = path.resolve(outFile);
+  await mkdir(path.dirname(file), { recursive: true });
+  await writeAtomically(file, bytes);
+  const entry: ModelSpec = {
+    ...spec,
+    id: `${id}-int8`,
+    description: `${spec.description} — int8 convolutions (npm run models:quantize, ${photos.length} calibration photos)`,
+    file,
+    sha256: await sha256File(file),
+    bytes: bytes.length,
+    url: null,
+    source: `${spec.source}; quantised locally from ${path.basename(source)}`,
+  };
+  const manifestFile = `${file}.manifest.json`;
+  await writeAtomically(manifestFile, `${JSON.stringify({ models: [entry] }, null, 2)}\n`);
+  return {
+    id,
+    file,
+    manifest: manifestFile,
+    entry,
+    convolutions: quantized,
+    calibrationImages: photos.length,
+  };
+}

@@ -1,0 +1,66 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../adapters/config';
+import { quantizeModel } from '../service/quantize-model';
+
+const PHOTO = /\.(jpe?g|png|webp)$/i;
+const USAGE =
+  'usage: npm run models:quantize -- <model-id> --photos <folder or files…> [--out file.onnx] [--manifest user.json]';
+
+/** Photos from folders (their JPEG/PNG/WebP files, sorted) and single files. */
+function photoFiles(paths: readonly string[]): string[] {
+  return paths.flatMap((p) =>
+    statSync(p).isDirectory()
+      ? readdirSync(p)
+          .filter((f) => PHOTO.test(f))
+          .sort()
+          .map((f) => path.join(p, f))
+      : [p],
+  );
+}
+
+/**
+ * `npm run models:quantize -- yolov4 --photos ./calibration`: writes an int8 copy of a model and a
+ * user manifest that serves it as `<id>-int8` (see lambda/src/service/quantize-model.ts).
+ */
+async function main(): Promise<number> {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      photos: { type: 'string', multiple: true },
+      out: { type: 'string' },
+      manifest: { type: 'string' },
+    },
+  });
+  const id = positionals[0];
+  const photos = photoFiles([...(values.photos ?? []), ...positionals.slice(1)]);
+  if (!id || photos.length === 0) {
+    process.stderr.write(`${USAGE}\n`);
+    return 2;
+  }
+  const env = { ...process.env, ...(values.manifest ? { MODEL_MANIFEST: values.manifest } : {}) };
+  const config = loadConfig(env);
+  const out = values.out ?? path.join(config.cacheDir, `${id}-int8.onnx`);
+  const report = await quantizeModel(
+    config,
+    id,
+    photos.map((p) => readFileSync(p)),
+    out,
+  );
+  process.stdout.write(
+    `${report.entry.id}: ${report.convolutions} convolutions int8, calibrated on ${report.calibrationImages} photos\n` +
+      `  model:    ${report.file}\n` +
+      `  manifest: ${report.manifest}\n` +
+      `Serve it with MODEL_MANIFEST=${report.manifest} and model=${report.entry.id}; compare its answers with ${id} before relying on it.\n`,
+  );
+  return 0;
+}
+
+main().then(
+  (code) => (process.exitCode = code),
+  (e: unknown) => {
+    process.stderr.write(`models:quantize failed: ${(e as Error).message}\n`);
+    process.exitCode = 1;
+  },
+);
