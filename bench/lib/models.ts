@@ -3,7 +3,7 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { calibrateActivations } from '../../lambda/src/adapters/onnx-calibration';
 import { prepareOptimizedModel, rewriteMish } from '../../lambda/src/adapters/onnx-graph-rewrite';
-import { exposeConvTensors, quantizeConvs } from '../../lambda/src/adapters/onnx-quantize';
+import { exposeConvTensors, QUANTIZE_VERSION, quantizeConvs } from '../../lambda/src/adapters/onnx-quantize';
 import { log } from './log';
 
 export const ROOT = path.resolve(__dirname, '../..');
@@ -59,7 +59,7 @@ export async function rewrittenYolov4(): Promise<{
  * speed means anything. Made once into the bench cache (about 20 s).
  */
 export async function quantizedYolov4(): Promise<string> {
-  const out = path.join(BENCH_CACHE, 'yolov4-mish-int8-random.onnx');
+  const out = path.join(BENCH_CACHE, `yolov4-mish-int8-v${QUANTIZE_VERSION}-random.onnx`);
   if (existsSync(out)) return out;
   log('quantising the YOLOv4 stand-in into', out);
   const { bytes } = rewriteMish(readFileSync(path.join(BENCH_MODELS, 'yolov4-random.onnx')));

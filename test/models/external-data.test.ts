@@ -3,7 +3,7 @@
  * initializers in a `.data` file at 64 KiB-aligned offsets, byte for byte, and onnxruntime gives
  * the same outputs from them as from the source model.
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -124,5 +124,28 @@ describe('prepareOptimizedModel with external weights', () => {
 
     expect(await prepareOptimizedModel(source, null, cache)).toEqual({ ...prepared, cached: true });
     expect(readdirSync(path.join(cache, 'optimized')).filter((f) => f.includes('.tmp'))).toEqual([]);
+  });
+});
+
+describe('a model whose weights are already external', () => {
+  it('is loaded as it is: a copy elsewhere would lose its weights file', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'already-external-'));
+    const source = path.join(dir, 'model.onnx');
+    const split = externalizeInitializers(
+      readFileSync(path.join(SHARED_MODELS, 'yolo-fastest-1.1-coco-320.onnx')),
+      'model.onnx.data',
+    );
+    writeFileSync(source, Buffer.concat(split.modelParts));
+    writeFileSync(`${source}.data`, Buffer.concat(split.dataParts));
+    const cache = path.join(dir, 'cache');
+    expect(await prepareOptimizedModel(source, null, cache)).toEqual({
+      file: source,
+      replaced: 0,
+      externalTensors: 0,
+      cached: false,
+    });
+    expect((await prepareOptimizedModel(source, null, cache)).cached).toBe(true);
+    const outputs = await outputsOf(source, [1, 3, 320, 320]);
+    expect(Object.keys(outputs).length).toBe(2);
   });
 });

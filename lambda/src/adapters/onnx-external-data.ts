@@ -48,6 +48,22 @@ function externalDataEntry(key: string, value: string): Uint8Array {
 }
 
 /**
+ * Whether any initializer already lives in an external file. Such a model is loaded as it is: a
+ * copy in another folder would point at weights that are not beside it.
+ */
+export function hasExternalInitializers(bytes: Uint8Array): boolean {
+  const graphField = scanFields(bytes).find((f) => f.field === MODEL_GRAPH);
+  if (!graphField) return false;
+  return scanFields(bytes, graphField.dataStart, graphField.end).some(
+    (f) =>
+      f.field === GRAPH_INITIALIZER &&
+      scanFields(bytes, f.dataStart, f.end).some(
+        (t) => t.field === TENSOR_DATA_LOCATION || t.field === TENSOR_EXTERNAL_DATA,
+      ),
+  );
+}
+
+/**
  * Splits `bytes` (an ONNX ModelProto with embedded weights) into a model that refers to
  * `location` (the weights file's name, relative to the model file) and the weights file's parts.
  * Tensors already external, or smaller than `minBytes`, stay as they are; a model with nothing to

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { access, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import protobuf from 'protobufjs';
@@ -13,7 +14,7 @@ import {
   type TensorMsg,
   toNumber,
 } from './onnx-proto';
-import { externalizeInitializers } from './onnx-external-data';
+import { externalizeInitializers, hasExternalInitializers } from './onnx-external-data';
 import {
   type Field,
   GRAPH_INITIALIZER,
@@ -575,6 +576,12 @@ export async function prepareOptimizedModel(
   let externalTensors: number;
   try {
     const source = await readFile(sourceFile);
+    if (hasExternalInitializers(source)) {
+      // Its weights are found relative to the source's folder: a copy elsewhere would lose them.
+      await mkdir(dir, { recursive: true });
+      await writeParts(none, []);
+      return fallback(undefined);
+    }
     const external = externalizeInitializers(source, path.basename(weights));
     externalTensors = external.tensors;
     dataParts = external.dataParts;
@@ -583,7 +590,7 @@ export async function prepareOptimizedModel(
   } catch (e) {
     return fallback(e);
   }
-  const tmp = `${out}.${process.pid}.${Date.now()}.tmp`;
+  const tmp = `${out}.${randomUUID()}.tmp`;
   try {
     await mkdir(dir, { recursive: true });
     if (replaced === 0 && externalTensors === 0) {

@@ -26,6 +26,9 @@ import {
  * keeps its objects on dog.jpg but some scores drop a lot (person.jpg's dog 0.87 → 0.44).
  */
 
+/** Bump when the quantised graph changes, so cached copies (the bench's) are rebuilt. */
+export const QUANTIZE_VERSION = 1;
+
 export interface ActivationRange {
   min: number;
   max: number;
@@ -53,8 +56,12 @@ function quantizableConvs(
   return nodes.filter((n) => {
     if (heads.has(n)) return false;
     if (n.op_type !== CONV || (n.domain ?? '') !== '') return false;
-    const w = initializers.get(n.input?.[1] ?? '');
-    return w?.data_type === DataType.FLOAT && (w.raw_data?.length ?? 0) > 0;
+    const isFloatInitializer = (name: string | undefined) => {
+      const t = initializers.get(name ?? '');
+      return t?.data_type === DataType.FLOAT && (t.raw_data?.length ?? 0) > 0;
+    };
+    const bias = n.input?.[2];
+    return isFloatInitializer(n.input?.[1]) && (!bias || isFloatInitializer(bias));
   });
 }
 
@@ -113,6 +120,7 @@ export function accumulateRange(
 ): void {
   const r = ranges.get(name) ?? { min: 0, max: 0 };
   for (const v of values) {
+    if (!Number.isFinite(v)) continue; // an Inf would make every step infinite
     if (v < r.min) r.min = v;
     else if (v > r.max) r.max = v;
   }
@@ -125,10 +133,14 @@ export function activationQuantParams({ min, max }: ActivationRange): { scale: n
   return { scale, zeroPoint: Math.min(255, Math.max(0, Math.round(-min / scale))) };
 }
 
-/** Symmetric int8 per output channel: `dims[0]` channels, scale = max |w| / 127 each. */
+/**
+ * Symmetric int8 per output channel: `channels` = dims[0], scale = max |w| / 127 each, or
+ * `minScales[c]` when larger (so that the channel's int32 bias does not overflow).
+ */
 export function quantizeWeightsPerChannel(
   weights: Float32Array,
   channels: number,
+  minScales?: Float32Array,
 ): { values: Int8Array; scales: Float32Array } {
   const per = weights.length / channels;
   const values = new Int8Array(weights.length);
@@ -137,11 +149,27 @@ export function quantizeWeightsPerChannel(
     const channel = weights.subarray(c * per, (c + 1) * per);
     let max = 0;
     for (const w of channel) max = Math.max(max, Math.abs(w));
-    const scale = Math.max(max, 1e-12) / 127;
+    const scale = Math.max(max / 127, minScales?.[c] ?? 0, 1e-12);
     scales[c] = scale;
     channel.forEach((w, i) => (values[c * per + i] = Math.max(-127, Math.min(127, Math.round(w / scale)))));
   }
   return { values, scales };
+}
+
+const INT32_MAX = 2 ** 31 - 1;
+
+/**
+ * QLinearConv's bias: int32 at scale x_scale · w_scale[c], zero point 0. Returns the smallest
+ * weight scale per channel that keeps it in range (a channel of zero weights would otherwise get
+ * a tiny scale and its bias would overflow) and, given the final scales, the int32 values.
+ */
+export const biasWeightScaleFloor = (bias: Float32Array, xScale: number): Float32Array =>
+  bias.map((b) => Math.abs(b) / (xScale * INT32_MAX));
+
+export function quantizeBias(bias: Float32Array, xScale: number, weightScales: Float32Array): Int32Array {
+  return Int32Array.from(bias, (b, c) =>
+    Math.max(-INT32_MAX, Math.min(INT32_MAX, Math.round(b / (xScale * (weightScales[c] ?? 1))))),
+  );
 }
 
 const tensor = (name: string, dataType: number, dims: number[], bytes: ArrayBufferView): TensorMsg => ({
@@ -161,6 +189,10 @@ export function quantizeConvs(
   ranges: ReadonlyMap<string, ActivationRange>,
 ): { bytes: Uint8Array; quantized: number } {
   const model = decodeModel(bytes);
+  const opset = (model.opset_import ?? []).find((o) => (o.domain ?? '') === '' || o.domain === 'ai.onnx');
+  if (!opset || toNumber(opset.version) < 10) {
+    throw new Error('int8 convolutions (QLinearConv) need ONNX opset 10 or later');
+  }
   const graph = model.graph ?? {};
   const initializers = new Map((graph.initializer ?? []).map((t) => [t.name ?? '', t]));
   const convs = new Set(quantizableConvs(graph.node ?? [], initializers, graphOutputs(graph)));
@@ -207,30 +239,32 @@ export function quantizeConvs(
       nodes.push(node);
       continue;
     }
-    const weight = initializers.get(w);
-    if (!weight) throw new Error(`convolution weight '${w}' is not an initializer`);
-    const dims = (weight.dims ?? []).map(toNumber);
+    // Named after the convolution's output (unique), so convolutions sharing a weight still get
+    // their own tensors: the bias scale depends on each one's input scale.
+    const weight = floatsOf(initializers.get(w) ?? {});
+    const dims = (initializers.get(w)?.dims ?? []).map(toNumber);
     const channels = dims[0] ?? 1;
-    const { values, scales } = quantizeWeightsPerChannel(floatsOf(weight), channels);
-    added.push(tensor(`${w}/int8`, DataType.INT8, dims, values));
-    added.push(tensor(`${w}/scale`, DataType.FLOAT, [channels], scales));
-    added.push(tensor(`${w}/zero_point`, DataType.INT8, [channels], new Int8Array(channels)));
+    const xScale = activationQuantParams(xRange).scale;
+    const bias = b ? floatsOf(initializers.get(b) ?? {}) : null;
+    const { values, scales } = quantizeWeightsPerChannel(
+      weight,
+      channels,
+      bias ? biasWeightScaleFloor(bias, xScale) : undefined,
+    );
+    added.push(tensor(`${y}/weight_int8`, DataType.INT8, dims, values));
+    added.push(tensor(`${y}/weight_scale`, DataType.FLOAT, [channels], scales));
+    added.push(tensor(`${y}/weight_zero_point`, DataType.INT8, [channels], new Int8Array(channels)));
     replacedWeights.add(w);
 
     const input = quantizedInput(x, xRange);
     const output = scalarParams(y, yRange);
-    const inputs = [input.q, input.scale, input.zeroPoint, `${w}/int8`, `${w}/scale`, `${w}/zero_point`];
-    inputs.push(output.scale, output.zeroPoint);
-    if (b) {
-      // QLinearConv's bias is int32 at scale x_scale · w_scale[c], zero point 0.
-      const xScale = activationQuantParams(xRange).scale;
-      const biasTensor = initializers.get(b);
-      if (!biasTensor) throw new Error(`convolution bias '${b}' is not an initializer`);
-      const bias = floatsOf(biasTensor);
-      const int32 = new Int32Array(bias.length);
-      bias.forEach((v, c) => (int32[c] = Math.round(v / (xScale * (scales[c] ?? 1)))));
-      added.push(tensor(`${b}/int32`, DataType.INT32, [bias.length], int32));
-      inputs.push(`${b}/int32`);
+    const inputs = [input.q, input.scale, input.zeroPoint, `${y}/weight_int8`, `${y}/weight_scale`];
+    inputs.push(`${y}/weight_zero_point`, output.scale, output.zeroPoint);
+    if (b && bias) {
+      added.push(
+        tensor(`${y}/bias_int32`, DataType.INT32, [bias.length], quantizeBias(bias, xScale, scales)),
+      );
+      inputs.push(`${y}/bias_int32`);
       replacedWeights.add(b);
     }
     nodes.push({
