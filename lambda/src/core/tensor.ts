@@ -1,4 +1,4 @@
-import type { Layout, PreprocessSpec } from './manifest';
+import type { Layout, ModelSpec, PreprocessSpec } from './manifest';
 
 /**
  * Turns interleaved RGB bytes (HWC, 3 channels, as the decoder delivers them) into the model's
@@ -31,4 +31,16 @@ export function packTensor(
     }
   }
   return out;
+}
+
+/** The model's batch-of-one input for decoded RGB at the input size: the packed data and its dims. */
+export function modelInput(
+  image: { rgb: Uint8Array; width: number; height: number },
+  spec: Pick<ModelSpec, 'input' | 'preprocess'>,
+): { data: Float32Array; dims: number[] } {
+  const { rgb, width, height } = image;
+  return {
+    data: packTensor(rgb, width, height, spec.preprocess, spec.input.layout),
+    dims: spec.input.layout === 'NCHW' ? [1, 3, height, width] : [1, height, width, 3],
+  };
 }

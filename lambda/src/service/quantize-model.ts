@@ -8,7 +8,7 @@ import { exposeConvTensors, quantizeConvs } from '../adapters/onnx-quantize';
 import { sha256File } from '../adapters/sha256';
 import { SharpImageDecoder } from '../adapters/sharp-decoder';
 import type { ModelSpec } from '../core/manifest';
-import { packTensor } from '../core/tensor';
+import { modelInput } from '../core/tensor';
 
 export interface QuantizeReport {
   id: string;
@@ -18,21 +18,6 @@ export interface QuantizeReport {
   entry: ModelSpec;
   convolutions: number;
   calibrationImages: number;
-}
-
-/** The model's input tensor for one photo, exactly as the service would feed it. */
-async function modelInput(
-  decoder: SharpImageDecoder,
-  spec: ModelSpec,
-  photo: Uint8Array,
-): Promise<CalibrationInput> {
-  const prepared = await decoder.prepare(photo, spec);
-  const data = packTensor(prepared.rgb, prepared.width, prepared.height, spec.preprocess, spec.input.layout);
-  const dims =
-    spec.input.layout === 'NCHW'
-      ? [1, 3, prepared.height, prepared.width]
-      : [1, prepared.height, prepared.width, 3];
-  return { data, dims };
 }
 
 async function writeAtomically(file: string, bytes: Uint8Array | string): Promise<void> {
@@ -62,7 +47,7 @@ export async function quantizeModel(
 
   const decoder = new SharpImageDecoder({ maxPixels: config.maxImagePixels });
   const inputs: CalibrationInput[] = [];
-  for (const photo of photos) inputs.push(await modelInput(decoder, spec, photo));
+  for (const photo of photos) inputs.push(modelInput(await decoder.prepare(photo, spec), spec));
 
   const original = await readFile(source);
   const exposed = exposeConvTensors(original);

@@ -10,7 +10,7 @@ import type { ImageDecoder, LoadedModel, ModelFiles, ModelRuntime } from '../cor
 import { classifyOutput, detectOutput } from '../core/postprocess';
 import type { ClassificationResult, DetectionResult, Labels, RecognitionResult } from '../core/results';
 import { SerialQueue } from '../core/serial-queue';
-import { packTensor } from '../core/tensor';
+import { modelInput } from '../core/tensor';
 
 export interface ServiceDeps {
   manifest: Manifest;
@@ -193,17 +193,7 @@ export class RecognitionService {
     // Decode before waiting for the model, so a bad image fails fast even while the model loads.
     const prepared = await this.deps.decoder.prepare(bytes, spec);
     const decoded = this.now();
-    const tensor = packTensor(
-      prepared.rgb,
-      prepared.width,
-      prepared.height,
-      spec.preprocess,
-      spec.input.layout,
-    );
-    const dims =
-      spec.input.layout === 'NCHW'
-        ? [1, 3, prepared.height, prepared.width]
-        : [1, prepared.height, prepared.width, 3];
+    const { data: tensor, dims } = modelInput(prepared, spec);
     const preprocessed = this.now();
     const ready = await this.acquire(spec);
     let inferenceMs = 0;
