@@ -1,5 +1,5 @@
-import { spawn } from 'node:child_process';
 import path from 'node:path';
+import { runEventChild } from '../lib/child-process';
 import { log } from '../lib/log';
 import { ROOT } from '../lib/models';
 import { withAllocator } from '../lib/service-env';
@@ -28,49 +28,6 @@ export interface ColdStartRow {
   } | null;
 }
 
-interface ChildLine {
-  event: string;
-  [k: string]: unknown;
-}
-
-function runChild(env: NodeJS.ProcessEnv): Promise<{ lines: ChildLine[]; firstAtMs: number }> {
-  return new Promise((resolve, reject) => {
-    const started = performance.now();
-    let firstAtMs = NaN;
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', path.join(__dirname, '..', 'child', 'cold-start.ts')],
-      {
-        cwd: ROOT,
-        env,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    const lines: ChildLine[] = [];
-    let buffer = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      buffer += chunk.toString();
-      let nl: number;
-      while ((nl = buffer.indexOf('\n')) >= 0) {
-        const line = buffer.slice(0, nl);
-        buffer = buffer.slice(nl + 1);
-        if (!line.startsWith('{"event"')) continue; // telemetry lines
-        const parsed = JSON.parse(line) as ChildLine;
-        if (parsed.event === 'first') firstAtMs = performance.now() - started;
-        lines.push(parsed);
-      }
-    });
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      if (code !== 0 || Number.isNaN(firstAtMs))
-        reject(new Error(`cold-start child exited ${code}: ${stderr.slice(-500)}`));
-      else resolve({ lines, firstAtMs });
-    });
-  });
-}
-
 /**
  * (4) Cold start: a new node process to the first successful answer, per model; (5) its peak RSS,
  * and RSS after `requests` more requests through the handler.
@@ -93,7 +50,10 @@ export async function runColdStart(
       BENCH_IMAGE: image,
       ...(m.id ? (m.detector ? { DEFAULT_DETECTOR: m.id } : { DEFAULT_CLASSIFIER: m.id }) : {}),
     };
-    const { lines, firstAtMs } = await runChild(env);
+    const { lines, firstAtMs } = await runEventChild(
+      ['--import', 'tsx', path.join(__dirname, '..', 'child', 'cold-start.ts')],
+      { cwd: ROOT, env, name: 'cold-start' },
+    );
     const first = lines.find((l) => l.event === 'first');
     const after = lines.find((l) => l.event === 'after');
     if (!first) throw new Error(`cold start ${m.id}: no answer`);

@@ -1,9 +1,9 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { prepareOptimizedModel } from '../../lambda/src/adapters/onnx-graph-rewrite';
 import { packageLambda } from '../../scripts/package-lambda';
+import { runEventChild } from '../lib/child-process';
 import { log } from '../lib/log';
 import { withAllocator } from '../lib/service-env';
 import { round } from '../lib/stats';
@@ -27,48 +27,6 @@ export interface PackagedColdStartRow {
   /** Peak RSS after `requestsAfter` more requests (the activations' memory reached). */
   requestsAfter?: number;
   peakRssAfterMb?: number | null;
-}
-
-interface ChildLine {
-  event: string;
-  status?: number;
-  nodeStartMs?: number;
-  requireMs?: number;
-  firstAnswerMs?: number;
-  peakRssMb?: number | null;
-  requests?: number;
-  message?: string;
-}
-
-function runChild(cwd: string, env: NodeJS.ProcessEnv): Promise<{ lines: ChildLine[]; ms: number }> {
-  return new Promise((resolve, reject) => {
-    const started = performance.now();
-    const child = spawn(process.execPath, [path.join(__dirname, '..', 'child', 'packaged-cold-start.js')], {
-      cwd,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    let ms = NaN;
-    child.stdout.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      // The first answer's line, not the process's exit: more requests follow it.
-      if (Number.isNaN(ms) && out.includes('{"event":"first"')) ms = performance.now() - started;
-    });
-    child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-    child.on('error', reject);
-    child.on('exit', () => {
-      const lines = out
-        .split('\n')
-        .filter((l) => l.startsWith('{"event"'))
-        .map((l) => JSON.parse(l) as ChildLine);
-      const failed = lines.find((l) => l.event === 'error');
-      if (failed || !lines.some((l) => l.event === 'first'))
-        reject(new Error(`packaged child failed: ${failed?.message ?? err.slice(-500)}`));
-      else resolve({ lines, ms });
-    });
-  });
 }
 
 /** The before/after pairs: the first is how the previous release started, the last how this one does. */
@@ -114,7 +72,10 @@ export async function runPackagedColdStart(
             BENCH_IMAGE: image,
             BENCH_REQUESTS: String(requestsAfter),
           };
-          const { lines, ms } = await runChild(pkg, env);
+          const { lines, firstAtMs: ms } = await runEventChild(
+            [path.join(__dirname, '..', 'child', 'packaged-cold-start.js')],
+            { cwd: pkg, env, name: 'packaged cold-start' },
+          );
           const line = lines.find((l) => l.event === 'first')!;
           const after = lines.find((l) => l.event === 'after');
           const row: PackagedColdStartRow = {
@@ -123,13 +84,13 @@ export async function runPackagedColdStart(
             allocator,
             round: r,
             spawnToFirstMs: round(ms, 0),
-            nodeStartMs: line.nodeStartMs ?? NaN,
-            requireMs: line.requireMs ?? NaN,
-            firstAnswerMs: line.firstAnswerMs ?? NaN,
-            status: line.status ?? 0,
-            peakRssMb: line.peakRssMb ?? null,
-            requestsAfter: after?.requests ?? 0,
-            peakRssAfterMb: after?.peakRssMb ?? null,
+            nodeStartMs: line.nodeStartMs as number,
+            requireMs: line.requireMs as number,
+            firstAnswerMs: line.firstAnswerMs as number,
+            status: line.status as number,
+            peakRssMb: line.peakRssMb as number | null,
+            requestsAfter: (after?.requests as number | undefined) ?? 0,
+            peakRssAfterMb: (after?.peakRssMb as number | null | undefined) ?? null,
           };
           rows.push(row);
           log(
