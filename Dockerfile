@@ -2,7 +2,7 @@
 # By hand: docker build --platform linux/amd64 --build-arg MODELS="resnet50-v1-12 yolov4" -t image-recognition .
 # The build context is allow-listed in .dockerignore: package files, lambda/src, models, the package script.
 
-# ---- deps: production dependencies for linux/x64 (esbuild comes with tsx, a production dependency) ----
+# ---- deps: production dependencies for linux/x64 (tsx, esbuild and protobufjs run the build stages) ----
 FROM public.ecr.aws/lambda/nodejs:22 AS deps
 WORKDIR /build
 # onnxruntime-node's postinstall downloads CUDA/TensorRT providers from nuget; the CPU binary is already
@@ -12,18 +12,22 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 
 # ---- models: the .onnx files for /opt/models, sha256-verified against models/manifest.json ----
-# Depends only on the manifest and the script, so code changes re-use the cached model layer.
+# Depends only on the manifest, the small models that ship with the repo, the script and the
+# downloader it shares with the runtime, so code changes re-use the cached model layer.
 FROM public.ecr.aws/lambda/nodejs:22 AS models
 WORKDIR /build
 COPY --from=deps /build/node_modules/ node_modules/
 COPY models/manifest.json models/
+COPY models/embedded/ models/embedded/
 COPY scripts/package-lambda.ts scripts/
+COPY lambda/src/adapters/model-download.ts lambda/src/adapters/verified-write.ts lambda/src/adapters/
 # Space-separated model ids from models/manifest.json; empty when the function reads its models from S3.
 ARG MODELS="resnet50-v1-12 yolov4"
 # Optional .cache/models/*.onnx from the build context (CDK stages only the selected files, and only
 # with modelsFromCache). The wildcard makes this COPY a no-op when the context has no .cache folder.
 COPY .cach[e] /tmp/context-cache/
-RUN npx tsx scripts/package-lambda.ts stage-models --models "$MODELS" --from /tmp/context-cache/models --to /opt/models
+RUN npx tsx scripts/package-lambda.ts stage-models --models "$MODELS" \
+      --from /tmp/context-cache/models:models/embedded --to /opt/models
 
 # ---- build: bundle the handler and assemble /var/task with the same script as `npm run package` ----
 FROM public.ecr.aws/lambda/nodejs:22 AS build

@@ -1,5 +1,7 @@
-// Four suites: `unit` is the fast default (npm test); `models` runs the real pretrained models from
-// ../shared; `browser` drives Debian chromium; `infra` synthesizes the CDK app.
+// `npm test` runs `unit` and `models` (the real pretrained models in models/embedded on the photos
+// in test/fixtures): offline, nothing outside the clone. Their own scripts, all run by .ci/run:
+// `slow` (the ResNet-50 / YOLOv4 stand-ins, quantisation), `system` (needs Debian's heif-enc),
+// `infra` (synthesizes the CDK app), `image` (rehearses the image build), `browser` (Debian chromium).
 const base = {
   testEnvironment: '<rootDir>/test/support/jest-env-typedarrays.js',
   transform: { '^.+\\.tsx?$': ['ts-jest', { tsconfig: 'tsconfig.json' }] },
@@ -12,5 +14,8 @@ module.exports = {
     { ...base, displayName: 'models', testMatch: ['<rootDir>/test/models/**/*.test.ts'] },
     { ...base, displayName: 'browser', testMatch: ['<rootDir>/test/browser/**/*.test.ts'] },
     { ...base, displayName: 'infra', testMatch: ['<rootDir>/test/infra/**/*.test.ts'] },
+    { ...base, displayName: 'image', testMatch: ['<rootDir>/test/image/**/*.test.ts'] },
+    { ...base, displayName: 'system', testMatch: ['<rootDir>/test/system/**/*.test.ts'] },
+    { ...base, displayName: 'slow', testMatch: ['<rootDir>/test/slow/**/*.test.ts'] },
   ],
 };

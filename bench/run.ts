@@ -22,14 +22,7 @@ import { dogJpeg, twelveMegapixelJpeg } from './lib/images';
 import { log } from './lib/log';
 import { machineInfo, startLoadSampler, versions } from './lib/machine';
 import { countMacs } from './lib/macs';
-import {
-  BENCH_CACHE,
-  benchModels,
-  ensureBenchModels,
-  quantizedYolov4,
-  rewrittenYolov4,
-  SHARED_IMAGES,
-} from './lib/models';
+import { BENCH_CACHE, benchModels, FIXTURE_IMAGES, quantizedYolov4, rewrittenYolov4 } from './lib/models';
 import { benchEnv, writeBenchManifest } from './lib/service-env';
 import type { BenchResults, BenchSettings } from './lib/types';
 import { renderMarkdown } from './report/markdown';
@@ -42,6 +35,7 @@ import { floorRows, measureGemm, peakModel } from './sections/floor';
 import { bareMedian, runInference } from './sections/inference';
 import { lambdaSizing } from './sections/lambda-sizing';
 import { runMish } from './sections/mish';
+import { ensureBenchModels } from './standins/make-bench-models';
 
 const ALL = [
   'inference',
@@ -103,12 +97,12 @@ async function main() {
     settings,
     load: { start: machine.loadAverageAtStart, during: { samples: 0, mean: 0, max: 0 }, end: [] },
     notes: [
-      'ResNet-50 and YOLOv4 are random-weight stand-ins with the zoo graphs (shared/models/bench); their timings transfer, their outputs mean nothing.',
+      'ResNet-50 and YOLOv4 are random-weight stand-ins with the zoo graphs (bench/standins); their timings transfer, their outputs mean nothing.',
       'Cold starts run the TypeScript sources through tsx; a bundled Lambda image skips that transpile step.',
     ],
   };
 
-  ensureBenchModels();
+  for (const m of ensureBenchModels()) log(`stand-in written: ${m.file} (${m.bytes} bytes)`);
   const yolo = await rewrittenYolov4();
   log(
     `YOLOv4 Mish rewrite: ${yolo.replaced} chains, ${Math.round(yolo.prepareMs)} ms (${yolo.cached ? 'cached' : 'written'}) → ${yolo.file}`,
@@ -214,7 +208,7 @@ async function main() {
         { id: 'yolov4-mish-rewrite', route: '/detector', requests: 0, detector: true, glibcDefaults: true },
       ],
       benchEnv(manifest),
-      path.join(SHARED_IMAGES, 'dog.jpg'),
+      path.join(FIXTURE_IMAGES, 'dog.jpg'),
     );
   }
 
@@ -235,7 +229,7 @@ async function main() {
         },
       ],
       benchEnv(manifest),
-      path.join(SHARED_IMAGES, 'dog.jpg'),
+      path.join(FIXTURE_IMAGES, 'dog.jpg'),
       args.quick ? 2 : 3,
       path.join(BENCH_CACHE, 'packaged-prepared'),
     );

@@ -72,7 +72,8 @@ export class InferenceFunction extends Construct {
     }
     for (const m of imageModels) {
       const cached = existsSync(path.join(props.contextDir, '.cache', 'models', m.file));
-      if (!m.url && !(props.modelsFromCache && cached)) {
+      const embedded = existsSync(path.join(props.contextDir, 'models', 'embedded', m.file));
+      if (m.urls.length === 0 && !embedded && !(props.modelsFromCache && cached)) {
         throw new Error(
           `Model '${m.id}' has no download URL: put ${m.file} in .cache/models and set modelsFromCache=true`,
         );
@@ -139,7 +140,7 @@ export class InferenceFunction extends Construct {
     }
 
     // The build context is the repo root, allow-listed by .dockerignore (which CDK also applies when
-    // it copies the context into cdk.out): under 1 MB, staged in ~0.4 s. .cache is excluded unless
+    // it copies the context into cdk.out): the code, the manifest and the embedded small models. .cache is excluded unless
     // the models come from the local cache, and then only the selected files are added.
     const exclude = props.modelsFromCache
       ? ['.cache/models/*', ...imageModels.map((m) => `!.cache/models/${m.file}`)]

@@ -7,8 +7,8 @@ export interface CatalogModel {
   readonly task: 'classification' | 'detection';
   /** File name of the .onnx model (in /opt/models, the S3 prefix or .cache/models). */
   readonly file: string;
-  /** Download URL; null for models that only exist locally (they need modelsFromCache). */
-  readonly url: string | null;
+  /** Download URLs, tried in order; empty for models that only exist locally (they need modelsFromCache). */
+  readonly urls: readonly string[];
   readonly bytes?: number;
 }
 
@@ -21,7 +21,7 @@ export class ModelCatalog {
     const raw = JSON.parse(readFileSync(path.join(repoRoot, 'models', 'manifest.json'), 'utf8')) as {
       models: CatalogModel[];
     };
-    return new ModelCatalog(raw.models.map((m) => ({ ...m, url: m.url ?? null })));
+    return new ModelCatalog(raw.models);
   }
 
   constructor(readonly models: readonly CatalogModel[]) {}

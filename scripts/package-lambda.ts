@@ -17,28 +17,24 @@
  *
  * Usage:
  *   npm run package [-- --out dist/lambda-package]
- *   tsx scripts/package-lambda.ts stage-models --models "resnet50-v1-12 yolov4" [--from .cache/models] --to /opt/models
+ *   tsx scripts/package-lambda.ts stage-models --models "resnet50-v1-12 yolov4" [--from .cache/models:models/embedded] --to /opt/models
  */
 import { createHash } from 'node:crypto';
 import {
   copyFileSync,
   cpSync,
   createReadStream,
-  createWriteStream,
   existsSync,
   lstatSync,
   mkdirSync,
   readdirSync,
   readFileSync,
-  renameSync,
   rmSync,
   writeFileSync,
 } from 'node:fs';
 import path from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { build } from 'esbuild';
+import { downloadModel, type DownloadableModel } from '../lambda/src/adapters/model-download';
 
 export const REPO_ROOT = path.resolve(__dirname, '..');
 export const DEFAULT_OUT_DIR = path.join(REPO_ROOT, 'dist', 'lambda-package');
@@ -228,69 +224,44 @@ export async function packageLambda(opts: PackageOptions = {}): Promise<PackageR
 // the downloaded files (and the image layer, ~360 MB) across changes to lambda/src. Calling
 // `npm run models:fetch` would need lambda/src in that stage and re-download on every code change.
 
-interface ModelEntry {
-  id: string;
-  file: string;
-  sha256?: string | null;
-  url?: string | null;
-}
-
 async function sha256(file: string): Promise<string> {
   const hash = createHash('sha256');
   for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
   return hash.digest('hex');
 }
 
-/** Downloads to a temp file, checks the sha256 and renames; three attempts. */
-async function download(url: string, dest: string, expectedSha: string | null | undefined): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    const tmp = `${dest}.part`;
-    try {
-      const res = await fetch(url, { redirect: 'follow' });
-      if (!res.ok || !res.body) throw new Error(`HTTP ${res.status} ${res.statusText}`);
-      const hash = createHash('sha256');
-      const body = Readable.fromWeb(res.body as WebReadableStream<Uint8Array>);
-      body.on('data', (chunk: Buffer) => hash.update(chunk));
-      await pipeline(body, createWriteStream(tmp));
-      const actual = hash.digest('hex');
-      if (expectedSha && actual !== expectedSha) throw new Error(`sha256 ${actual}, expected ${expectedSha}`);
-      renameSync(tmp, dest);
-      return;
-    } catch (e) {
-      rmSync(tmp, { force: true });
-      const cause = (e as { cause?: { message?: string } }).cause?.message;
-      const reason = `${(e as Error).message}${cause ? ` (${cause})` : ''}`;
-      if (attempt >= 3) throw new Error(`download of ${url} failed: ${reason}`, { cause: e });
-      process.stdout.write(`  attempt ${attempt} failed: ${reason}; retrying\n`);
-      await new Promise((r) => setTimeout(r, 2000 * attempt));
-    }
-  }
-}
-
 /**
- * Puts the .onnx files of `ids` into `toDir`: a file found in `fromDir` (the local cache, copied into
- * the build context on request) is used when its sha256 matches the manifest; the others are
- * downloaded from the manifest's URL and verified against its sha256.
+ * Puts the .onnx files of `ids` into `toDir`: a file found in one of `fromDirs` (the local cache
+ * copied into the build context on request, the models that ship with the repository) is used when
+ * its sha256 matches the manifest; the others are downloaded from the manifest's URLs, in order,
+ * by the runtime's one downloader.
  */
 export async function stageModels(
   ids: string[],
-  fromDir: string | null,
+  fromDirs: readonly string[],
   toDir: string,
   manifestFile = path.join(REPO_ROOT, 'models', 'manifest.json'),
 ): Promise<void> {
-  const manifest = readJson(manifestFile) as { models: ModelEntry[] };
+  const manifest = readJson(manifestFile) as { models: DownloadableModel[] };
   mkdirSync(toDir, { recursive: true });
   for (const id of ids) {
     const spec = manifest.models.find((m) => m.id === id);
     if (!spec) throw new Error(`unknown model '${id}' (not in models/manifest.json)`);
     const dest = path.join(toDir, spec.file);
-    const cached = fromDir ? path.join(fromDir, spec.file) : null;
-    if (cached && existsSync(cached) && (!spec.sha256 || (await sha256(cached)) === spec.sha256)) {
-      copyFileSync(cached, dest);
-      process.stdout.write(`${id}: ${spec.file} copied from ${fromDir ?? ''}\n`);
-    } else if (spec.url) {
-      process.stdout.write(`${id}: downloading ${spec.url}\n`);
-      await download(spec.url, dest, spec.sha256);
+    let source: string | null = null;
+    for (const dir of fromDirs) {
+      const candidate = path.join(dir, spec.file);
+      if (existsSync(candidate) && (!spec.sha256 || (await sha256(candidate)) === spec.sha256)) {
+        source = candidate;
+        break;
+      }
+    }
+    if (source) {
+      copyFileSync(source, dest);
+      process.stdout.write(`${id}: ${spec.file} copied from ${path.dirname(source)}\n`);
+    } else if (spec.urls.length > 0) {
+      process.stdout.write(`${id}: downloading ${spec.urls.join(', then ')}\n`);
+      await downloadModel(spec, toDir, { log: (line) => process.stdout.write(`${line}\n`) });
     } else {
       throw new Error(
         `model '${id}' has no download URL: put ${spec.file} in .cache/models and use modelsFromCache`,
@@ -312,7 +283,8 @@ async function main(argv: string[]): Promise<void> {
     const ids = (arg(argv, '--models') ?? '').split(/[\s,]+/).filter(Boolean);
     const to = arg(argv, '--to');
     if (!to) throw new Error('stage-models needs --to <dir>');
-    await stageModels(ids, arg(argv, '--from') ?? null, path.resolve(to));
+    const from = (arg(argv, '--from') ?? '').split(':').filter(Boolean);
+    await stageModels(ids, from, path.resolve(to));
     return;
   }
   await packageLambda({ outDir: arg(argv, '--out') });

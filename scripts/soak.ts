@@ -8,7 +8,7 @@
  *   tsx scripts/soak.ts --url http://127.0.0.1:3000 [--pid 1234]   # an already running server
  *
  * Without --url it starts the local server in this process on the small models
- * (MODEL_PATH=../shared/models, mobilenetv2-12-int8, yolox-nano), so RSS is this process's.
+ * (MODEL_PATH=models/embedded, mobilenetv2-12-int8, yolox-nano), so RSS is this process's.
  * With --url, RSS is read from /proc/<pid> if --pid is given, otherwise it is not checked.
  *
  * Exits 1 on any unexpected status (including timeouts and connection errors) or when RSS grows
@@ -45,8 +45,8 @@ if (!(durationS > 0) || !Number.isInteger(concurrency) || concurrency < 1 || !(r
 }
 
 const ROOT = path.resolve(__dirname, '..');
-const SHARED = process.env.SHARED_DIR ?? path.resolve(ROOT, '..', 'shared');
-const photo = (name: string) => readFileSync(path.join(SHARED, 'images', name));
+const EMBEDDED_MODELS = path.join(ROOT, 'models', 'embedded');
+const photo = (name: string) => readFileSync(path.join(ROOT, 'test', 'fixtures', 'images', name));
 
 interface Kind {
   name: string;
@@ -168,7 +168,7 @@ async function main(): Promise<number> {
       port: 0,
       env: {
         ...process.env,
-        MODEL_PATH: path.join(SHARED, 'models'),
+        MODEL_PATH: EMBEDDED_MODELS,
         DEFAULT_CLASSIFIER: 'mobilenetv2-12-int8',
         DEFAULT_DETECTOR: 'yolox-nano',
         POWERTOOLS_METRICS_DISABLED: 'true',

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import { BENCH_CACHE, SHARED_IMAGES } from './models';
+import { BENCH_CACHE, FIXTURE_IMAGES } from './models';
 
 export interface BenchImage {
   name: string;
@@ -11,7 +11,7 @@ export interface BenchImage {
 }
 
 export async function dogJpeg(): Promise<BenchImage> {
-  const bytes = readFileSync(path.join(SHARED_IMAGES, 'dog.jpg'));
+  const bytes = readFileSync(path.join(FIXTURE_IMAGES, 'dog.jpg'));
   const { width, height } = await sharp(bytes).metadata();
   return { name: 'dog.jpg', bytes, width, height };
 }
@@ -36,7 +36,7 @@ export async function twelveMegapixelJpeg(): Promise<BenchImage> {
     })
       .png()
       .toBuffer();
-    const jpeg = await sharp(readFileSync(path.join(SHARED_IMAGES, 'dog.jpg')))
+    const jpeg = await sharp(readFileSync(path.join(FIXTURE_IMAGES, 'dog.jpg')))
       .resize(width, height, { fit: 'cover' })
       .composite([{ input: noise, blend: 'overlay' }])
       .jpeg({ quality: 88 })

@@ -1,23 +1,23 @@
-import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { calibrateActivations } from '../../lambda/src/adapters/onnx-calibration';
 import { prepareOptimizedModel, rewriteMish } from '../../lambda/src/adapters/onnx-graph-rewrite';
 import { exposeConvTensors, QUANTIZE_VERSION, quantizeConvs } from '../../lambda/src/adapters/onnx-quantize';
+import { BENCH_MODELS_DIR } from '../standins/make-bench-models';
 import { log } from './log';
 
 export const ROOT = path.resolve(__dirname, '../..');
-export const SHARED_DIR = process.env.SHARED_DIR ?? path.resolve(ROOT, '../shared');
-export const SHARED_MODELS = path.join(SHARED_DIR, 'models');
-export const SHARED_IMAGES = path.join(SHARED_DIR, 'images');
-export const BENCH_MODELS = path.join(ROOT, '.cache', 'bench-models');
+/** The small real models that ship with the repository. */
+export const EMBEDDED_MODELS = path.join(ROOT, 'models', 'embedded');
+/** The photos the tests use; the bench reads dog.jpg. */
+export const FIXTURE_IMAGES = path.join(ROOT, 'test', 'fixtures', 'images');
 export const BENCH_CACHE = path.join(ROOT, '.cache', 'bench-cache');
 
 export interface BenchModel {
   key: string;
   label: string;
   file: string;
-  /** Random-weight stand-in with the zoo file's graph (shared/models/bench). */
+  /** Random-weight stand-in with the zoo file's graph (bench/standins). */
   standIn: boolean;
   /** Input shape for batch n. */
   dims: (batch: number) => number[];
@@ -28,17 +28,6 @@ export interface BenchModel {
   manifestId?: string;
 }
 
-const STANDINS = ['resnet50-random.onnx', 'resnet50-int8-random.onnx', 'yolov4-random.onnx'];
-
-/** Writes the stand-ins (about 2 s) unless present. */
-export function ensureBenchModels(): void {
-  if (STANDINS.every((f) => existsSync(path.join(BENCH_MODELS, f)))) return;
-  log('generating stand-in models into', BENCH_MODELS);
-  execFileSync(process.execPath, [path.join(SHARED_MODELS, 'bench', 'make-bench-models.mjs'), BENCH_MODELS], {
-    stdio: 'ignore',
-  });
-}
-
 /** The YOLOv4 stand-in with Mish rewritten (prepared once into the bench cache). */
 export async function rewrittenYolov4(): Promise<{
   file: string;
@@ -47,7 +36,7 @@ export async function rewrittenYolov4(): Promise<{
   replaced: number;
 }> {
   const t = performance.now();
-  const r = await prepareOptimizedModel(path.join(BENCH_MODELS, 'yolov4-random.onnx'), null, BENCH_CACHE);
+  const r = await prepareOptimizedModel(path.join(BENCH_MODELS_DIR, 'yolov4-random.onnx'), null, BENCH_CACHE);
   if (r.replaced !== 72)
     throw new Error(`expected 72 Mish chains in the YOLOv4 stand-in, rewrote ${r.replaced}`);
   return { file: r.file, prepareMs: performance.now() - t, cached: r.cached, replaced: r.replaced };
@@ -62,7 +51,7 @@ export async function quantizedYolov4(): Promise<string> {
   const out = path.join(BENCH_CACHE, `yolov4-mish-int8-v${QUANTIZE_VERSION}-random.onnx`);
   if (existsSync(out)) return out;
   log('quantising the YOLOv4 stand-in into', out);
-  const { bytes } = rewriteMish(readFileSync(path.join(BENCH_MODELS, 'yolov4-random.onnx')));
+  const { bytes } = rewriteMish(readFileSync(path.join(BENCH_MODELS_DIR, 'yolov4-random.onnx')));
   const exposed = exposeConvTensors(bytes);
   const ranges = await calibrateActivations(exposed.bytes, exposed.names, [
     { data: syntheticInput(416 * 416 * 3), dims: [1, 416, 416, 3] },
@@ -79,7 +68,7 @@ export function benchModels(yolov4Rewritten: string, yolov4Int8: string): BenchM
     {
       key: 'resnet50',
       label: 'ResNet-50 v1 fp32 (stand-in)',
-      file: path.join(BENCH_MODELS, 'resnet50-random.onnx'),
+      file: path.join(BENCH_MODELS_DIR, 'resnet50-random.onnx'),
       standIn: true,
       dims: nchw(224),
       gmac: 3.86,
@@ -89,7 +78,7 @@ export function benchModels(yolov4Rewritten: string, yolov4Int8: string): BenchM
     {
       key: 'resnet50-int8',
       label: 'ResNet-50 v1 int8 (stand-in)',
-      file: path.join(BENCH_MODELS, 'resnet50-int8-random.onnx'),
+      file: path.join(BENCH_MODELS_DIR, 'resnet50-int8-random.onnx'),
       standIn: true,
       dims: nchw(224),
       gmac: 3.86,
@@ -99,7 +88,7 @@ export function benchModels(yolov4Rewritten: string, yolov4Int8: string): BenchM
     {
       key: 'yolov4',
       label: 'YOLOv4 416 (stand-in, zoo Mish)',
-      file: path.join(BENCH_MODELS, 'yolov4-random.onnx'),
+      file: path.join(BENCH_MODELS_DIR, 'yolov4-random.onnx'),
       standIn: true,
       dims: (b) => [b, 416, 416, 3],
       gmac: 30.05,
@@ -128,7 +117,7 @@ export function benchModels(yolov4Rewritten: string, yolov4Int8: string): BenchM
     {
       key: 'mobilenetv2-int8',
       label: 'MobileNetV2 int8 (real)',
-      file: path.join(SHARED_MODELS, 'mobilenetv2-12-int8.onnx'),
+      file: path.join(EMBEDDED_MODELS, 'mobilenetv2-12-int8.onnx'),
       standIn: false,
       dims: nchw(224),
       gmac: null,
@@ -138,7 +127,7 @@ export function benchModels(yolov4Rewritten: string, yolov4Int8: string): BenchM
     {
       key: 'yolox-nano',
       label: 'YOLOX-nano 416 (real)',
-      file: path.join(SHARED_MODELS, 'yolox_nano.onnx'),
+      file: path.join(EMBEDDED_MODELS, 'yolox_nano.onnx'),
       standIn: false,
       dims: nchw(416),
       gmac: null,
@@ -148,7 +137,7 @@ export function benchModels(yolov4Rewritten: string, yolov4Int8: string): BenchM
     {
       key: 'yolo-fastest',
       label: 'Yolo-Fastest 1.1 320 (real)',
-      file: path.join(SHARED_MODELS, 'yolo-fastest-1.1-coco-320.onnx'),
+      file: path.join(EMBEDDED_MODELS, 'yolo-fastest-1.1-coco-320.onnx'),
       standIn: false,
       dims: nchw(320),
       gmac: null,

@@ -1,7 +1,8 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import allocatorEnv from '../../lambda/allocator-env.json';
-import { BENCH_CACHE, BENCH_MODELS, ROOT, SHARED_MODELS } from './models';
+import { BENCH_MODELS_DIR } from '../standins/make-bench-models';
+import { BENCH_CACHE, EMBEDDED_MODELS, ROOT } from './models';
 
 /**
  * A user manifest pointing the production entries at the stand-ins, plus `yolov4-mish-rewrite`: a
@@ -37,7 +38,7 @@ export function writeBenchManifest(yolov4Rewritten: string): string {
 export function benchEnv(manifest: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return {
     ...process.env,
-    MODEL_PATH: [BENCH_MODELS, SHARED_MODELS].join(':'),
+    MODEL_PATH: [BENCH_MODELS_DIR, EMBEDDED_MODELS].join(':'),
     MODEL_MANIFEST: manifest,
     MODEL_CACHE_DIR: path.join(BENCH_CACHE, 'models'),
     DEFAULT_CLASSIFIER: 'resnet50-v1-12',

@@ -1,6 +1,6 @@
 /**
  * The web page (web/classifier.html) in Debian chromium against the real local server and the real
- * models in ../shared/models: no mocks. Screenshots of each state go to test-artifacts/browser/.
+ * models in models/embedded: no mocks. Screenshots of each state go to test-artifacts/browser/.
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -9,11 +9,10 @@ import path from 'node:path';
 import { chromium, type Browser, type BrowserContextOptions, type Page, type Request } from 'playwright-core';
 import sharp from 'sharp';
 import { startLocalServer, type LocalServer } from '../../lambda/src/transports/server';
+import { EMBEDDED_MODELS as MODELS, FIXTURE_IMAGES as IMAGES } from '../support/fixtures';
 
 jest.setTimeout(60_000);
 
-const IMAGES = path.resolve(__dirname, '../../../shared/images');
-const MODELS = path.resolve(__dirname, '../../../shared/models');
 const ARTIFACTS = path.resolve(__dirname, '../../test-artifacts/browser');
 const DOG = path.join(IMAGES, 'dog.jpg');
 const CHROMIUM_ARGS = [
@@ -264,7 +263,7 @@ test('dropping a file on the drop zone or pasting an image also chooses it', asy
   expect(await textOf(page, '#size-sent')).toContain('451 × 300 px');
   await page.click('#send');
   await page.locator('#classification').waitFor();
-  // ImageNet 281 tabby, 282 tiger cat, 285 Egyptian cat (../shared/images/EXPECTED.md), short names.
+  // ImageNet 281 tabby, 282 tiger cat, 285 Egyptian cat (test/fixtures/images/EXPECTED.md), short names.
   expect(['tabby cat', 'tiger cat', 'Egyptian Mau']).toContain(await page.textContent('#top-label'));
   await shot(page, '1-pasted-cat');
 });

@@ -1,5 +1,5 @@
 import { App, Stack } from 'aws-cdk-lib';
-import { mkdtempSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { InferenceFunction, type InferenceFunctionProps } from '../../lib/inference-function';
@@ -11,7 +11,6 @@ jest.setTimeout(120_000);
 
 const optionsFor = (context: Record<string, unknown>) =>
   deploymentOptionsFromContext(new App({ context }).node);
-const catalog = ModelCatalog.fromRepo(REPO_ROOT);
 
 describe('deployment options from context', () => {
   test('defaults: models baked into the image, 3008 MB, no API key, throttle 20/40, 30-day logs', () => {
@@ -73,7 +72,7 @@ describe('inference function model checks', () => {
     const stack = new Stack(app, 'S', { env: { account: '123456789012', region: 'eu-west-1' } });
     const fn = new InferenceFunction(stack, 'Inference', {
       contextDir,
-      catalog,
+      catalog: ModelCatalog.fromRepo(contextDir),
       modelSource: { kind: 'image' },
       imageModels: ['resnet50-v1-12', 'yolov4'],
       ...props,
@@ -94,12 +93,11 @@ describe('inference function model checks', () => {
     expect(fn.defaultDetector).toBe('yolov4');
   });
 
-  test('a model without a download URL needs modelsFromCache', () => {
-    expect(() => make({ imageModels: ['mobilenetv2-12-int8'] })).toThrow(/modelsFromCache/);
-  });
-
-  test('modelsFromCache adds only the selected model files from .cache/models to the build context', () => {
-    // A repo root whose .cache/models holds a selected and an unselected model.
+  /**
+   * A repo root of links to this repo's files, whose manifest has one more model: `local-only`,
+   * with no URL and not embedded.
+   */
+  function rootWithLocalOnlyModel(): string {
     const root = mkdtempSync(path.join(tmpdir(), 'ctx-'));
     for (const f of [
       'Dockerfile',
@@ -107,17 +105,37 @@ describe('inference function model checks', () => {
       'package.json',
       'package-lock.json',
       'tsconfig.json',
-      'models',
       'scripts',
     ]) {
       symlinkSync(path.join(REPO_ROOT, f), path.join(root, f));
     }
+    mkdirSync(path.join(root, 'models'));
+    for (const f of readdirSync(path.join(REPO_ROOT, 'models')).filter((n) => n !== 'manifest.json')) {
+      symlinkSync(path.join(REPO_ROOT, 'models', f), path.join(root, 'models', f));
+    }
+    const manifest = JSON.parse(readFileSync(path.join(REPO_ROOT, 'models', 'manifest.json'), 'utf8')) as {
+      models: unknown[];
+    };
+    manifest.models.push({ id: 'local-only', task: 'detection', file: 'local-only.onnx', urls: [] });
+    writeFileSync(path.join(root, 'models', 'manifest.json'), JSON.stringify(manifest));
+    return root;
+  }
+
+  test('a model without a download URL needs modelsFromCache unless it ships in models/embedded', () => {
+    expect(() => make({ imageModels: ['local-only'] }, rootWithLocalOnlyModel())).toThrow(/modelsFromCache/);
+    // Yolo-Fastest has no URL either, but the image build copies it from models/embedded.
+    expect(make({ imageModels: ['yolo-fastest-1.1-xl'] }).fn.defaultDetector).toBe('yolo-fastest-1.1-xl');
+  });
+
+  test('modelsFromCache adds only the selected model files from .cache/models to the build context', () => {
+    // A repo root whose .cache/models holds a selected and an unselected model.
+    const root = rootWithLocalOnlyModel();
     mkdirSync(path.join(root, '.cache', 'models'), { recursive: true });
     writeFileSync(path.join(root, '.cache', 'models', 'mobilenetv2-12-int8.onnx'), 'selected');
     writeFileSync(path.join(root, '.cache', 'models', 'yolov4.onnx'), 'not selected');
     writeFileSync(path.join(root, '.cache', 'other.bin'), 'not a model');
-    // yolox-nano has no URL and is not in the cache: the build could not get it.
-    expect(() => make({ imageModels: ['yolox-nano'], modelsFromCache: true }, root)).toThrow(
+    // A model with no URL, not embedded and not in the cache: the build could not get it.
+    expect(() => make({ imageModels: ['local-only'], modelsFromCache: true }, root)).toThrow(
       /\.cache\/models/,
     );
     // resnet50-v1-12 is not cached either, but the build downloads it.

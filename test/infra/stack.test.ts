@@ -83,10 +83,11 @@ describe('inference function', () => {
       expect(files).toContain(required);
     }
     const allowed =
-      /^(Dockerfile|\.dockerignore|package\.json|package-lock\.json|tsconfig\.json|lambda\/src\/.+|models\/[^/]+|scripts\/package-lambda\.ts)$/;
+      /^(Dockerfile|\.dockerignore|package\.json|package-lock\.json|tsconfig\.json|lambda\/src\/.+|models\/(embedded\/)?[^/]+|scripts\/package-lambda\.ts)$/;
     expect(files.filter((f) => !allowed.test(f))).toEqual([]);
     expect(files.filter((f) => f.endsWith('.test.ts'))).toEqual([]);
-    expect(bytesOf(dir)).toBeLessThan(5_000_000);
+    // The three embedded models are 8.7 MB of it; everything else is under 1 MB.
+    expect(bytesOf(dir)).toBeLessThan(10_000_000);
   });
 
   test('has 3008 MB by default and a timeout below API Gateway’s 29 s integration limit', () => {

@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { startLocalServer, type LocalServer } from '../../lambda/src/transports/server';
-import { MALAMUTE_FAMILY, photo, SHARED_IMAGES, smallModelEnv } from '../support/fixtures';
+import { MALAMUTE_FAMILY, photo, FIXTURE_IMAGES, smallModelEnv } from '../support/fixtures';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(__dirname, '../..');
@@ -36,7 +36,7 @@ const strip = ({ timings: _t, requestId: _r, coldStart: _c, ...rest }: Record<st
 
 it('classify prints the same predictions as POST /classifier', async () => {
   const [fromCli, res] = await Promise.all([
-    cli([path.join(SHARED_IMAGES, 'dog.jpg'), '--model', 'mobilenetv2-12-int8', '--top-k', '5']),
+    cli([path.join(FIXTURE_IMAGES, 'dog.jpg'), '--model', 'mobilenetv2-12-int8', '--top-k', '5']),
     fetch(`${server.url}/classifier?model=mobilenetv2-12-int8&topK=5`, {
       method: 'POST',
       body: new Uint8Array(photo('dog.jpg')),
@@ -52,7 +52,7 @@ it('classify prints the same predictions as POST /classifier', async () => {
 it('detect prints the same detections as POST /detector', async () => {
   const [fromCli, res] = await Promise.all([
     cli([
-      path.join(SHARED_IMAGES, 'person.jpg'),
+      path.join(FIXTURE_IMAGES, 'person.jpg'),
       '--task',
       'detect',
       '--model',

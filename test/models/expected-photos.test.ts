@@ -1,5 +1,5 @@
 /**
- * Every robust assertion of ../shared/images/EXPECTED.md, through the public pipeline API
+ * Every robust assertion of test/fixtures/images/EXPECTED.md, through the public pipeline API
  * (RecognitionService) with the real small models.
  */
 import { loadConfig } from '../../lambda/src/adapters/config';

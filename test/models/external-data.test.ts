@@ -14,7 +14,7 @@ import {
 } from '../../lambda/src/adapters/onnx-external-data';
 import { prepareOptimizedModel } from '../../lambda/src/adapters/onnx-graph-rewrite';
 import { decodeModel, type TensorMsg, toNumber } from '../../lambda/src/adapters/onnx-proto';
-import { SHARED_MODELS } from '../support/fixtures';
+import { EMBEDDED_MODELS } from '../support/fixtures';
 
 jest.setTimeout(60_000);
 
@@ -60,7 +60,7 @@ describe('externalizeInitializers', () => {
   it.each(MODELS)(
     '%s: moves each initializer of at least 1 KiB to an aligned offset, byte for byte, and keeps the small ones',
     (file) => {
-      const source = readFileSync(path.join(SHARED_MODELS, file));
+      const source = readFileSync(path.join(EMBEDDED_MODELS, file));
       const { modelParts, dataParts, tensors, dataBytes } = externalizeInitializers(source, 'w.data');
       const data = Buffer.concat(dataParts);
       expect(data.length).toBe(dataBytes);
@@ -91,7 +91,7 @@ describe('externalizeInitializers', () => {
   );
 
   it('leaves a model alone when nothing is large enough or it is already external', () => {
-    const source = readFileSync(path.join(SHARED_MODELS, 'yolo-fastest-1.1-coco-320.onnx'));
+    const source = readFileSync(path.join(EMBEDDED_MODELS, 'yolo-fastest-1.1-coco-320.onnx'));
     const none = externalizeInitializers(source, 'w.data', Number.MAX_SAFE_INTEGER);
     expect(none).toEqual({ modelParts: [source], dataParts: [], tensors: 0, dataBytes: 0 });
     const once = Buffer.concat(externalizeInitializers(source, 'w.data').modelParts);
@@ -101,7 +101,7 @@ describe('externalizeInitializers', () => {
 
 describe('prepareOptimizedModel with external weights', () => {
   it.each(MODELS)('%s: the prepared model gives the same outputs as the source', async (file, dims) => {
-    const source = path.join(SHARED_MODELS, file);
+    const source = path.join(EMBEDDED_MODELS, file);
     const cache = mkdtempSync(path.join(tmpdir(), 'external-data-'));
     const prepared = await prepareOptimizedModel(source, null, cache);
     expect(prepared).toMatchObject({ replaced: 0, cached: false });
@@ -132,7 +132,7 @@ describe('a model whose weights are already external', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'already-external-'));
     const source = path.join(dir, 'model.onnx');
     const split = externalizeInitializers(
-      readFileSync(path.join(SHARED_MODELS, 'yolo-fastest-1.1-coco-320.onnx')),
+      readFileSync(path.join(EMBEDDED_MODELS, 'yolo-fastest-1.1-coco-320.onnx')),
       'model.onnx.data',
     );
     writeFileSync(source, Buffer.concat(split.modelParts));

@@ -21,8 +21,8 @@ import {
   quietTelemetry,
   REPO_ROOT,
   runTsx,
-  SHARED_IMAGES,
-  SHARED_MODELS,
+  FIXTURE_IMAGES,
+  EMBEDDED_MODELS,
   tempDir,
   testEnv,
   writeManifest,
@@ -34,9 +34,9 @@ import {
 jest.setTimeout(60_000);
 quietTelemetry();
 
-const DOG_PATH = path.join(SHARED_IMAGES, 'dog.jpg');
+const DOG_PATH = path.join(FIXTURE_IMAGES, 'dog.jpg');
 const DOG = readFileSync(DOG_PATH);
-const MOBILENET_BYTES = readFileSync(path.join(SHARED_MODELS, MOBILENET_FILE));
+const MOBILENET_BYTES = readFileSync(path.join(EMBEDDED_MODELS, MOBILENET_FILE));
 const CLI = path.join(REPO_ROOT, 'lambda/src/transports/cli.ts');
 
 type Fault = 'missing' | 'truncated' | 'wrong-sha256';
@@ -65,7 +65,7 @@ function setUp(fault: Fault): FaultSetup {
     DEFAULT_DETECTOR: YOLOX_ID,
   };
   mkdirSync(modelDir, { recursive: true });
-  copyFileSync(path.join(SHARED_MODELS, YOLOX_FILE), path.join(modelDir, YOLOX_FILE));
+  copyFileSync(path.join(EMBEDDED_MODELS, YOLOX_FILE), path.join(modelDir, YOLOX_FILE));
   const half = MOBILENET_BYTES.subarray(0, Math.floor(MOBILENET_BYTES.length / 2));
   if (fault === 'missing') return { env, modelDir, cause: /not installed/ };
   writeFileSync(path.join(modelDir, MOBILENET_FILE), half);
@@ -142,7 +142,7 @@ it('(b) the CLI exits 3 with JSON error MODEL_UNAVAILABLE for each fault, and 0 
     runTsx(
       CLI,
       [DOG_PATH, '--model', MOBILENET_ID],
-      testEnv({ MODEL_PATH: SHARED_MODELS, MODEL_CACHE_DIR: path.join(okWork, 'cache') }),
+      testEnv({ MODEL_PATH: EMBEDDED_MODELS, MODEL_CACHE_DIR: path.join(okWork, 'cache') }),
     ),
     ...faults.map((fault) => runTsx(CLI, [DOG_PATH, '--model', MOBILENET_ID], testEnv(setUp(fault).env))),
   ]);
@@ -168,7 +168,7 @@ it('(b) the CLI exits 3 with JSON error MODEL_UNAVAILABLE for each fault, and 0 
 it('(c) a manifest input name that the file does not have gives 503 naming the mismatch', async () => {
   const work = tempDir('fault-input-name');
   const env = {
-    MODEL_PATH: SHARED_MODELS,
+    MODEL_PATH: EMBEDDED_MODELS,
     MODEL_CACHE_DIR: path.join(work, 'cache'),
     MODEL_MANIFEST: writeManifest(work, [{ id: MOBILENET_ID, input: { name: 'nope' } }]),
     DEFAULT_CLASSIFIER: MOBILENET_ID,
@@ -220,7 +220,7 @@ describe('(d) onnxruntime throwing at run time', () => {
     const work = tempDir('fault-runtime');
     const config = loadConfig(
       testEnv({
-        MODEL_PATH: SHARED_MODELS,
+        MODEL_PATH: EMBEDDED_MODELS,
         MODEL_CACHE_DIR: path.join(work, 'cache'),
         DEFAULT_CLASSIFIER: MOBILENET_ID,
       }),

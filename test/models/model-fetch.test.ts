@@ -17,8 +17,8 @@ import {
   REPO_ROOT,
   runTsx,
   sha256Hex,
-  SHARED_IMAGES,
-  SHARED_MODELS,
+  FIXTURE_IMAGES,
+  EMBEDDED_MODELS,
   tempDir,
   testEnv,
   writeManifest,
@@ -28,8 +28,8 @@ import { closedPort, firstRequests, startModelServer, type ModelServer } from '.
 jest.setTimeout(60_000);
 quietTelemetry();
 
-const MODEL_BYTES = readFileSync(path.join(SHARED_MODELS, MOBILENET_FILE));
-const DOG = readFileSync(path.join(SHARED_IMAGES, 'dog.jpg'));
+const MODEL_BYTES = readFileSync(path.join(EMBEDDED_MODELS, MOBILENET_FILE));
+const DOG = readFileSync(path.join(FIXTURE_IMAGES, 'dog.jpg'));
 const FETCH_MODELS = path.join(REPO_ROOT, 'lambda/src/transports/fetch-models.ts');
 
 /** The built-in mobilenet entry with the user manifest applied, as the runtime would see it. */
@@ -172,6 +172,32 @@ describe('downloadModel against a real HTTP server on 127.0.0.1', () => {
     expect(partialFiles(work)).toEqual([]);
   });
 
+  it('(b5) tries the URLs in order: a 404 first, then a host that serves wrong bytes, then the right file', async () => {
+    const work = tempDir('fetch-b5');
+    const gone = await serve(MODEL_BYTES, { behave: () => ({ kind: 'status', status: 404 }) });
+    const wrong = await serve(Buffer.from('not the model'));
+    const good = await serve(MODEL_BYTES);
+    const log: string[] = [];
+    const spec = specFrom(writeManifest(work, [{ id: MOBILENET_ID, urls: [gone.url, wrong.url, good.url] }]));
+    const dest = await downloadModel(spec, work, { baseDelayMs: 10, log: (l) => log.push(l) });
+    expect([gone.requests, wrong.requests, good.requests]).toEqual([1, 1, 1]);
+    expect(sha256Hex(readFileSync(dest))).toBe(MOBILENET_SHA256);
+    expect(log.join('\n')).toMatch(/HTTP 404[\s\S]*checksum mismatch/);
+    expect(partialFiles(work)).toEqual([]);
+  });
+
+  it('(b6) when every URL fails, the error names each URL and why, and leaves no file', async () => {
+    const work = tempDir('fetch-b6');
+    const gone = await serve(MODEL_BYTES, { behave: () => ({ kind: 'status', status: 404 }) });
+    const refused = `http://127.0.0.1:${await closedPort()}/model.onnx`;
+    const spec = specFrom(writeManifest(work, [{ id: MOBILENET_ID, urls: [gone.url, refused] }]));
+    const err = await rejectionOf(downloadModel(spec, work, { baseDelayMs: 10 }));
+    expect(err.message).toContain(`HTTP 404 Not Found from ${gone.url}`);
+    expect(err.message).toContain(`${refused}: cannot reach 127.0.0.1`);
+    expect(existsSync(path.join(work, MOBILENET_FILE))).toBe(false);
+    expect(partialFiles(work)).toEqual([]);
+  });
+
   it('(b4) HTTP 5xx is retried; HTTP 4xx fails at once with the status', async () => {
     const work = tempDir('fetch-b4');
     const flaky = await serve(MODEL_BYTES, { behave: firstRequests(2, { kind: 'status', status: 503 }) });
@@ -194,7 +220,7 @@ describe('downloadModel against a real HTTP server on 127.0.0.1', () => {
   it('a connection cut right after the headers is retried without an uncaught error', async () => {
     const r = await runTsx(
       path.join(REPO_ROOT, 'test/support/fetch-early-cut-driver.ts'),
-      [path.join(SHARED_MODELS, MOBILENET_FILE), MOBILENET_SHA256, '10'],
+      [path.join(EMBEDDED_MODELS, MOBILENET_FILE), MOBILENET_SHA256, '10'],
       testEnv({}),
     );
     expect(r.code).toBe(0);

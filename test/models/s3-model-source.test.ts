@@ -17,8 +17,8 @@ import {
   proxyEvent,
   quietTelemetry,
   sha256Hex,
-  SHARED_IMAGES,
-  SHARED_MODELS,
+  FIXTURE_IMAGES,
+  EMBEDDED_MODELS,
   tempDir,
   testEnv,
   type ErrorBodyJson,
@@ -37,8 +37,8 @@ useS3rverEnv();
 
 const BUCKET = 'bucket';
 const KEY = `models/${MOBILENET_FILE}`;
-const MODEL_BYTES = readFileSync(path.join(SHARED_MODELS, MOBILENET_FILE));
-const DOG = readFileSync(path.join(SHARED_IMAGES, 'dog.jpg'));
+const MODEL_BYTES = readFileSync(path.join(EMBEDDED_MODELS, MOBILENET_FILE));
+const DOG = readFileSync(path.join(FIXTURE_IMAGES, 'dog.jpg'));
 
 function s3Config(endpoint: string, cacheDir: string) {
   return loadConfig(
@@ -122,7 +122,7 @@ describe('S3 model source against s3rver on 127.0.0.1', () => {
   });
 
   it('a wrong object (other bytes) gives 503 MODEL_UNAVAILABLE and leaves no file under the final name', async () => {
-    await s3.put(KEY, readFileSync(path.join(SHARED_MODELS, 'yolox_nano.onnx')));
+    await s3.put(KEY, readFileSync(path.join(EMBEDDED_MODELS, 'yolox_nano.onnx')));
     const cacheDir = tempDir('s3-cache-wrong');
     const { handler, preload } = start(s3Config(s3.endpoint, cacheDir));
 

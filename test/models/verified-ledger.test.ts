@@ -11,7 +11,7 @@ import { LEDGER_NAME, ModelFileStore } from '../../lambda/src/adapters/model-fil
 import { sha256File } from '../../lambda/src/adapters/sha256';
 import type { ModelSpec } from '../../lambda/src/core/manifest';
 import { prepareModels } from '../../lambda/src/service/prepare-models';
-import { SHARED_MODELS, smallModelEnv } from '../support/fixtures';
+import { EMBEDDED_MODELS, smallModelEnv } from '../support/fixtures';
 
 jest.setTimeout(60_000);
 
@@ -21,7 +21,7 @@ const FILE = 'yolo-fastest-1.1-coco-320.onnx';
 function modelFolder(): { dir: string; file: string } {
   const dir = mkdtempSync(path.join(tmpdir(), 'ledger-models-'));
   const file = path.join(dir, FILE);
-  copyFileSync(path.join(SHARED_MODELS, FILE), file);
+  copyFileSync(path.join(EMBEDDED_MODELS, FILE), file);
   return { dir, file };
 }
 
@@ -53,12 +53,12 @@ describe('verified-checksum ledger', () => {
     writeFileSync(trusted, JSON.stringify({ [path.resolve(file)]: { size, mtimeMs, sha256: claimed } }));
     const cache = () => mkdtempSync(path.join(tmpdir(), 'ledger-cache-'));
 
-    const store = new ModelFileStore([path.dirname(file)], SHARED_MODELS, cache(), undefined, [trusted]);
+    const store = new ModelFileStore([path.dirname(file)], EMBEDDED_MODELS, cache(), undefined, [trusted]);
     await expect(store.locate(spec(claimed))).resolves.toBe(file);
 
     // Touched (as a changed file would be): the entry no longer applies, the real hash decides.
     utimesSync(file, new Date(), new Date(mtimeMs + 60_000));
-    const after = new ModelFileStore([path.dirname(file)], SHARED_MODELS, cache(), undefined, [trusted]);
+    const after = new ModelFileStore([path.dirname(file)], EMBEDDED_MODELS, cache(), undefined, [trusted]);
     await expect(after.locate(spec(claimed))).rejects.toMatchObject({ code: 'MODEL_UNAVAILABLE' });
     await expect(after.locate(spec(real))).resolves.toBe(file);
   });
@@ -67,7 +67,7 @@ describe('verified-checksum ledger', () => {
     const { file } = modelFolder();
     const store = new ModelFileStore(
       [path.dirname(file)],
-      SHARED_MODELS,
+      EMBEDDED_MODELS,
       mkdtempSync(path.join(tmpdir(), 'c-')),
     );
     await expect(store.locate(spec('c'.repeat(64)))).rejects.toMatchObject({ code: 'MODEL_UNAVAILABLE' });

@@ -276,7 +276,7 @@ describe('YOLOv4 through the real service with a synthetic zoo-shaped model', ()
             file: 'synthetic-yolov4-nms.onnx',
             sha256: null,
             bytes: null,
-            url: null,
+            urls: [],
           },
         ],
       }),

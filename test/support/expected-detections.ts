@@ -1,6 +1,6 @@
 /**
- * The detection assertions of ../shared/images/EXPECTED.md as data, and the check that reads them:
- * shared by test/models/expected-photos.test.ts and test/models/quantize.test.ts.
+ * The detection assertions of test/fixtures/images/EXPECTED.md as data, and the check that reads them:
+ * shared by test/models/expected-photos.test.ts and test/slow/quantize.test.ts.
  */
 import type { Box } from '../../lambda/src/core/geometry';
 import { iou } from '../../lambda/src/core/nms';

@@ -8,8 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { downloadModel } from '../../lambda/src/adapters/model-download';
-import type { ModelSpec } from '../../lambda/src/core/manifest';
+import { downloadModel, type DownloadableModel } from '../../lambda/src/adapters/model-download';
 import { firstRequests, startModelServer } from './fetch-model-server';
 
 const messages: string[] = [];
@@ -28,7 +27,12 @@ async function main(): Promise<void> {
       behave: firstRequests(1, { kind: 'cut', afterBytes: 1, delayMs: 0 }),
     });
     const dir = mkdtempSync(path.join(tmpdir(), 'fetch-early-cut-'));
-    const spec = { id: 'early-cut', file: path.basename(file), sha256, url: server.url } as ModelSpec;
+    const spec: DownloadableModel = {
+      id: 'early-cut',
+      file: path.basename(file),
+      sha256,
+      urls: [server.url],
+    };
     try {
       await downloadModel(spec, dir, { baseDelayMs: 5 });
       ok++;

@@ -7,9 +7,9 @@ import path from 'node:path';
 
 /** Shared fixtures for the model-fetch, S3 and fault tests: real files, temp folders, child processes. */
 
-export const REPO_ROOT = path.resolve(__dirname, '../..');
-export const SHARED_MODELS = path.resolve(__dirname, '../../../shared/models');
-export const SHARED_IMAGES = path.resolve(__dirname, '../../../shared/images');
+import { REPO_ROOT } from './fixtures';
+
+export { EMBEDDED_MODELS, FIXTURE_IMAGES, REPO_ROOT } from './fixtures';
 export const MOBILENET_ID = 'mobilenetv2-12-int8';
 export const MOBILENET_FILE = 'mobilenetv2-12-int8.onnx';
 export const MOBILENET_SHA256 = '83530ad811bc31d2b60a5599a21265a5057608c9b044b4ee758cc22f2309f54f';
@@ -52,13 +52,17 @@ export function writeManifest(
   return file;
 }
 
-/** The env a test service or child process needs, on top of the current one. */
+/**
+ * The env a test service or child process needs, on top of the current one. These tests decide
+ * which model files exist, so the embedded models are not on the search path.
+ */
 export function testEnv(overrides: Record<string, string>): NodeJS.ProcessEnv {
   return {
     ...process.env,
     POWERTOOLS_METRICS_DISABLED: 'true',
     POWERTOOLS_LOG_LEVEL: 'SILENT',
     ORT_INTRA_OP_THREADS: '1',
+    EMBEDDED_MODELS: 'off',
     ...overrides,
   };
 }

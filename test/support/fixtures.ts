@@ -5,12 +5,13 @@ import path from 'node:path';
 import { deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 
-/** ../shared beside the repo (CI has it at the same place); SHARED_DIR overrides. */
-export const SHARED_DIR = process.env.SHARED_DIR ?? path.resolve(__dirname, '../../../shared');
-export const SHARED_MODELS = path.join(SHARED_DIR, 'models');
-export const SHARED_IMAGES = path.join(SHARED_DIR, 'images');
+export const REPO_ROOT = path.resolve(__dirname, '../..');
+/** The three small real models that ship with the repository (models/embedded/SOURCES.md). */
+export const EMBEDDED_MODELS = path.join(REPO_ROOT, 'models', 'embedded');
+/** The real photos the tests use (test/fixtures/images/SOURCES.md, EXPECTED.md). */
+export const FIXTURE_IMAGES = path.join(REPO_ROOT, 'test', 'fixtures', 'images');
 
-export const photo = (name: string): Buffer => readFileSync(path.join(SHARED_IMAGES, name));
+export const photo = (name: string): Buffer => readFileSync(path.join(FIXTURE_IMAGES, name));
 
 export const MALAMUTE_FAMILY = ['Alaskan Malamute', 'husky', 'Siberian Husky'];
 
@@ -18,7 +19,7 @@ export const MALAMUTE_FAMILY = ['Alaskan Malamute', 'husky', 'Siberian Husky'];
 export function smallModelEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return {
     ...process.env,
-    MODEL_PATH: SHARED_MODELS,
+    MODEL_PATH: EMBEDDED_MODELS,
     MODEL_CACHE_DIR: mkdtempSync(path.join(tmpdir(), 'models-cache-')),
     DEFAULT_CLASSIFIER: 'mobilenetv2-12-int8',
     DEFAULT_DETECTOR: 'yolox-nano',

@@ -51,7 +51,8 @@ describe('loadConfig: other integers and lists', () => {
       userManifest: null,
       defaultClassifier: 'resnet50-v1-12',
       defaultDetector: 'yolov4',
-      preload: ['resnet50-v1-12', 'yolov4'],
+      preload: 'defaults',
+      fallbackDefaults: { classification: 'mobilenetv2-12-int8', detection: 'yolox-nano' },
       maxImageBytes: 4_500_000,
       maxImagePixels: 40_000_000,
       maxQueuePerModel: 16,
@@ -59,7 +60,7 @@ describe('loadConfig: other integers and lists', () => {
       modelS3Uri: null,
       onLambda: false,
     });
-    expect(c.modelPath.at(-1)).toBe(c.cacheDir);
+    expect(c.modelPath.slice(-2)).toEqual([c.cacheDir, path.join(MODELS_DIR, 'embedded')]);
   });
 
   it.each(['MAX_IMAGE_BYTES', 'MAX_IMAGE_PIXELS', 'MAX_QUEUE_PER_MODEL', 'REQUEST_TIMEOUT_MS'])(
@@ -69,9 +70,9 @@ describe('loadConfig: other integers and lists', () => {
     },
   );
 
-  it('parses MODEL_PATH (colon-separated, resolved, cache last) and PRELOAD_MODELS (empty = none)', () => {
+  it('parses MODEL_PATH (colon-separated, resolved, then the cache, then the embedded models) and PRELOAD_MODELS (empty = none)', () => {
     const c = loadConfig(env({ MODEL_PATH: '/a:/b/c', PRELOAD_MODELS: '', MODEL_CACHE_DIR: '/cache' }));
-    expect(c.modelPath).toEqual(['/a', '/b/c', '/cache']);
+    expect(c.modelPath).toEqual(['/a', '/b/c', '/cache', path.join(MODELS_DIR, 'embedded')]);
     expect(c.preload).toEqual([]);
     expect(loadConfig(env({ PRELOAD_MODELS: ' yolov4 , yolox-nano ' })).preload).toEqual([
       'yolov4',
@@ -81,5 +82,24 @@ describe('loadConfig: other integers and lists', () => {
 
   it('on Lambda the cache defaults to /tmp/models', () => {
     expect(loadConfig(env({ AWS_LAMBDA_FUNCTION_NAME: 'fn' })).cacheDir).toBe('/tmp/models');
+  });
+
+  it('on Lambda the embedded models are neither searched nor a fallback (a missing model is a build error)', () => {
+    const c = loadConfig(env({ AWS_LAMBDA_FUNCTION_NAME: 'fn', MODEL_CACHE_DIR: '/cache' }));
+    expect({ modelPath: c.modelPath, fallbackDefaults: c.fallbackDefaults }).toEqual({
+      modelPath: ['/cache'],
+      fallbackDefaults: {},
+    });
+  });
+
+  it('EMBEDDED_MODELS=off leaves the embedded models out; DEFAULT_CLASSIFIER keeps its task from falling back', () => {
+    const off = loadConfig(env({ EMBEDDED_MODELS: 'off', MODEL_CACHE_DIR: '/cache' }));
+    expect({ modelPath: off.modelPath, fallbackDefaults: off.fallbackDefaults }).toEqual({
+      modelPath: ['/cache'],
+      fallbackDefaults: {},
+    });
+    expect(loadConfig(env({ DEFAULT_CLASSIFIER: 'resnet50-v1-12' })).fallbackDefaults).toEqual({
+      detection: 'yolox-nano',
+    });
   });
 });

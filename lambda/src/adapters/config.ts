@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
+import type { Task } from '../core/manifest';
 
 /** Everything the runtime reads from the environment, parsed once and typed. */
 export interface Config {
@@ -8,7 +9,10 @@ export interface Config {
   modelsDir: string;
   /** Extra manifest (JSON) that adds or overrides entries. */
   userManifest: string | null;
-  /** Folders searched for model files, in order; the cache folder is last. */
+  /**
+   * Folders searched for model files, in order: MODEL_PATH, the cache folder, then (off Lambda) the
+   * small models that ship with the repository (models/embedded).
+   */
   modelPath: string[];
   cacheDir: string;
   /**
@@ -22,8 +26,14 @@ export interface Config {
   modelS3Uri: string | null;
   defaultClassifier: string;
   defaultDetector: string;
-  /** Models loaded at start-up (Lambda init phase). */
-  preload: string[];
+  /**
+   * Per task, the embedded model that answers while the default is not installed (`npm start` on a
+   * fresh clone, offline). Empty on Lambda, where a missing model is a build error, and for a task
+   * whose default was chosen with DEFAULT_CLASSIFIER / DEFAULT_DETECTOR.
+   */
+  fallbackDefaults: Partial<Record<Task, string>>;
+  /** Models loaded at start-up (Lambda init phase); 'defaults' means the defaults in use then. */
+  preload: string[] | 'defaults';
   intraOpThreads: number;
   /** ORT_ALLOW_SPINNING=1|0: onnxruntime's idle threads spin (see onnx-runtime.ts). */
   allowSpinning: boolean;
@@ -65,6 +75,12 @@ export function threadsForLambdaMemory(memoryMb: number): number {
   return Math.max(1, Math.min(6, Math.floor(memoryMb / 1769)));
 }
 
+/** The small models of models/embedded that stand in for the big defaults. */
+export const EMBEDDED_DEFAULTS: Readonly<Record<Task, string>> = {
+  classification: 'mobilenetv2-12-int8',
+  detection: 'yolox-nano',
+};
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const onLambda = Boolean(env.AWS_LAMBDA_FUNCTION_NAME);
   const modelsDir = env.MODELS_DIR ? path.resolve(env.MODELS_DIR) : findModelsDir();
@@ -72,6 +88,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     env.MODEL_CACHE_DIR ??
       (onLambda ? '/tmp/models' : path.join(path.dirname(modelsDir), '.cache', 'models')),
   );
+  const embeddedDir = path.join(modelsDir, 'embedded');
+  const embedded = !onLambda && env.EMBEDDED_MODELS !== 'off' && existsSync(embeddedDir);
   const defaultClassifier = env.DEFAULT_CLASSIFIER || 'resnet50-v1-12';
   const defaultDetector = env.DEFAULT_DETECTOR || 'yolov4';
   const memory = Number(env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE);
@@ -83,7 +101,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     modelsDir,
     userManifest: env.MODEL_MANIFEST ? path.resolve(env.MODEL_MANIFEST) : null,
-    modelPath: [...list(env.MODEL_PATH, ':').map((p) => path.resolve(p)), cacheDir],
+    modelPath: [
+      ...list(env.MODEL_PATH, ':').map((p) => path.resolve(p)),
+      cacheDir,
+      ...(embedded ? [embeddedDir] : []),
+    ],
     cacheDir,
     modelRewriteDir:
       env.MODEL_REWRITE_DIR === 'off'
@@ -96,8 +118,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     modelS3Uri: env.MODEL_S3_URI || null,
     defaultClassifier,
     defaultDetector,
-    preload:
-      env.PRELOAD_MODELS !== undefined ? list(env.PRELOAD_MODELS) : [defaultClassifier, defaultDetector],
+    fallbackDefaults: embedded
+      ? {
+          ...(env.DEFAULT_CLASSIFIER ? {} : { classification: EMBEDDED_DEFAULTS.classification }),
+          ...(env.DEFAULT_DETECTOR ? {} : { detection: EMBEDDED_DEFAULTS.detection }),
+        }
+      : {},
+    preload: env.PRELOAD_MODELS !== undefined ? list(env.PRELOAD_MODELS) : 'defaults',
     intraOpThreads: threads,
     allowSpinning: (env.ORT_ALLOW_SPINNING ?? '0') !== '0',
     // API Gateway and Lambda cap a synchronous payload at 6 MB; base64 makes 4.5 MB of image about 6 MB.

@@ -22,7 +22,7 @@ import {
  * Why: on a CPU with VNNI, int8 convolutions run at about twice the fp32 rate (YOLOv4 stand-in,
  * 2 threads: 102–127 ms against 204–235 ms; docs/performance.md). The output convolutions (YOLO
  * heads) stay float, see outputConvolutions. Accuracy must be checked per model:
- * test/models/quantize.test.ts holds Yolo-Fastest to EXPECTED.md after quantisation; YOLOX-nano
+ * test/slow/quantize.test.ts holds Yolo-Fastest to EXPECTED.md after quantisation; YOLOX-nano
  * keeps its objects on dog.jpg but some scores drop a lot (person.jpg's dog 0.87 → 0.44).
  */
 

@@ -32,7 +32,8 @@ export function mergeManifests(base: Manifest, user: unknown, source = 'user man
       throw new ManifestError(`${source}: models[${i}] needs a string "id"`);
     }
     const existing = byId.get(entry.id);
-    byId.set(entry.id, existing ? deepMerge(existing, entry) : entry);
+    const patch = withUrlList(entry);
+    byId.set(entry.id, existing ? deepMerge(existing, patch) : patch);
   }
   return validateManifest({ models: [...byId.values()] }, source);
 }
@@ -105,8 +106,23 @@ export function validateManifest(manifest: unknown, source = 'manifest'): Manife
     const labels = obj(m.labels, 'labels');
     str(labels.names, 'labels.names');
     num(m.numClasses, 'numClasses', 1);
+    const urls = m.urls ?? [];
+    if (!Array.isArray(urls) || !urls.every((u) => typeof u === 'string' && /^https?:\/\//.test(u)))
+      fail('urls', 'a list of http(s) URLs');
+    if ('url' in m) fail('url', 'an http(s) URL or null');
   }
-  return manifest as unknown as Manifest;
+  return {
+    models: (manifest.models as Json[]).map((m) => ({ ...m, urls: m.urls ?? [] })),
+  } as unknown as Manifest;
+}
+
+/** The older one-address form: `"url": "…"` is `"urls": ["…"]`, `"url": null` is `"urls": []`. */
+function withUrlList(entry: Json): Json {
+  if (!('url' in entry)) return entry;
+  const { url, urls, ...rest } = entry;
+  if (url !== null && typeof url !== 'string') return entry; // validation names the field
+  const list = [...(url ? [url] : []), ...((Array.isArray(urls) ? urls : []) as unknown[])];
+  return { ...rest, urls: list };
 }
 
 export function findModel(manifest: Manifest, id: string): ModelSpec | undefined {

@@ -90,7 +90,11 @@ export interface ModelSpec {
   /** Expected sha256 of the file; null skips verification (user models, bench stand-ins). */
   sha256: string | null;
   bytes: number | null;
-  url: string | null;
+  /**
+   * Where the file can be downloaded, tried in order; every one is checked against `sha256`.
+   * Empty for models that only exist locally. (A user manifest may still say `"url": "…"`.)
+   */
+  urls: string[];
   license: string;
   source: string;
   input: InputSpec;

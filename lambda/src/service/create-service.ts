@@ -35,6 +35,7 @@ export function createService(config: Config): RecognitionService {
     }),
     decoder: new SharpImageDecoder({ maxPixels: config.maxImagePixels }),
     defaults: { classification: config.defaultClassifier, detection: config.defaultDetector },
+    fallbackDefaults: config.fallbackDefaults,
     maxQueuePerModel: config.maxQueuePerModel,
   });
 }

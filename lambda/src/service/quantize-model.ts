@@ -31,7 +31,7 @@ async function writeAtomically(file: string, bytes: Uint8Array | string): Promis
  * `photos` pre-processed exactly as requests are, and a user manifest that serves it as
  * `<id>-int8` with the same pre- and post-processing. Accuracy is the caller's to check: the
  * calibration photos should look like the traffic, and the result should be compared with the
- * float model (test/models/quantize.test.ts does so against EXPECTED.md).
+ * float model (test/slow/quantize.test.ts does so against EXPECTED.md).
  */
 export async function quantizeModel(
   config: Config,
@@ -65,7 +65,7 @@ export async function quantizeModel(
     file,
     sha256: await sha256File(file),
     bytes: bytes.length,
-    url: null,
+    urls: [],
     source: `${spec.source}; quantised locally from ${path.basename(source)}`,
   };
   const manifestFile = `${file}.manifest.json`;

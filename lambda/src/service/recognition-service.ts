@@ -11,13 +11,17 @@ import { classifyOutput, detectOutput } from '../core/postprocess';
 import type { ClassificationResult, DetectionResult, Labels, RecognitionResult } from '../core/results';
 import { SerialQueue } from '../core/serial-queue';
 import { modelInput } from '../core/tensor';
+import { DefaultModels, type DefaultState, type DefaultStatus } from './default-models';
 
 export interface ServiceDeps {
   manifest: Manifest;
   files: ModelFiles;
   runtime: ModelRuntime;
   decoder: ImageDecoder;
+  /** The configured default per task. */
   defaults: Record<Task, string>;
+  /** Per task, a model that answers while the configured default is not installed. */
+  fallbackDefaults?: Partial<Record<Task, string>>;
   maxQueuePerModel: number;
   /** How long a failed load is remembered before it is tried again (a file may appear meanwhile). */
   retryFailedLoadAfterMs?: number;
@@ -61,9 +65,14 @@ export interface AnnotatedImage {
 export class RecognitionService {
   private readonly slots = new Map<string, Slot>();
   private readonly now: () => number;
+  private readonly defaults: DefaultModels;
 
   constructor(private readonly deps: ServiceDeps) {
     this.now = deps.now ?? (() => performance.now());
+    this.defaults = new DefaultModels(deps.defaults, deps.fallbackDefaults ?? {}, (id) => {
+      const spec = deps.manifest.models.find((m) => m.id === id);
+      return spec !== undefined && deps.files.isPresent(spec);
+    });
   }
 
   get manifest(): Manifest {
@@ -81,7 +90,33 @@ export class RecognitionService {
   }
 
   defaultModel(task: Task): string {
-    return this.deps.defaults[task];
+    return this.defaults.current(task);
+  }
+
+  /** Per task: the model answering by default, the configured one, and why they differ. */
+  defaultsStatus(): Record<Task, DefaultStatus> {
+    return this.defaults.describe();
+  }
+
+  /** Tasks answered by a fallback because their configured default is not installed yet. */
+  defaultsWaiting(): Task[] {
+    return this.defaults.waiting();
+  }
+
+  noteDefault(task: Task, state: Exclude<DefaultState, 'preferred'>, detail: string): void {
+    this.defaults.note(task, state, detail);
+  }
+
+  /**
+   * Loads the configured default of `task` (installed meanwhile, e.g. downloaded) and, once it is
+   * ready, makes it answer instead of the fallback; requests in flight finish on the fallback.
+   */
+  async adoptDefault(task: Task): Promise<{ ok: boolean; error?: string }> {
+    const { preferred } = this.defaults.describe()[task];
+    const [outcome] = await this.preload([preferred]);
+    if (outcome?.ok) this.defaults.adopt(task);
+    else this.defaults.note(task, 'fallback', `${preferred} could not be loaded: ${outcome?.error ?? ''}`);
+    return outcome ?? { ok: false };
   }
 
   /** Loads (or returns the already loaded) model; concurrent callers share one load. */
@@ -109,9 +144,11 @@ export class RecognitionService {
   }
 
   /** Loads models now (Lambda init, server start); reports each outcome instead of throwing. */
-  async preload(ids: readonly string[]): Promise<{ id: string; ok: boolean; error?: string }[]> {
+  async preload(ids: readonly string[] | 'defaults'): Promise<{ id: string; ok: boolean; error?: string }[]> {
+    const list =
+      ids === 'defaults' ? [this.defaultModel('classification'), this.defaultModel('detection')] : ids;
     return Promise.all(
-      ids.map(async (id) => {
+      list.map(async (id) => {
         try {
           await this.acquire(this.spec(id));
           return { id, ok: true };
@@ -123,7 +160,7 @@ export class RecognitionService {
   }
 
   private resolveModel(task: Task, requested: string | undefined): ModelSpec {
-    const spec = this.spec(requested ?? this.deps.defaults[task]);
+    const spec = this.spec(requested ?? this.defaultModel(task));
     if (spec.task !== task) {
       throw new InvalidParameterError('model', `Model '${spec.id}' does ${spec.task}, not ${task}.`);
     }
@@ -235,7 +272,7 @@ export class RecognitionService {
       id: m.id,
       task: m.task,
       description: m.description,
-      default: this.deps.defaults[m.task] === m.id,
+      default: this.defaultModel(m.task) === m.id,
       input: { width: m.input.width, height: m.input.height, layout: m.input.layout },
       labels: m.numClasses,
       license: m.license,

@@ -81,6 +81,9 @@ async function main(): Promise<number> {
   } as unknown as APIGatewayProxyEvent;
   const result = (await handler(event)) as APIGatewayProxyResult;
   await service.close();
+  const fallback = service.defaultsStatus()[values.task === 'detect' ? 'detection' : 'classification'];
+  if (!values.model && fallback.state !== 'preferred')
+    process.stderr.write(`Note: ${fallback.detail ?? ''}\n`);
   process.stdout.write(`${result.body}\n`);
   const body = JSON.parse(result.body) as { error?: string };
   if (result.statusCode !== 200) process.stderr.write(`Failed (${result.statusCode} ${body.error ?? ''})\n`);

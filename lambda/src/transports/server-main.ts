@@ -1,9 +1,39 @@
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../adapters/config';
+import type { Config } from '../adapters/config';
+import type { RecognitionService } from '../service/recognition-service';
 import { ensureModels } from './fetch-support';
 import { startLocalServer } from './server';
 
-/** `npm start`: fetch the default models if missing, then serve the API and the page. */
+/**
+ * Downloads the configured defaults that are not installed while the embedded models answer, and
+ * switches to each once it is verified and loaded. Offline, it says so once and keeps the fallback.
+ */
+async function fetchDefaultsInBackground(
+  service: RecognitionService,
+  config: Config,
+  log: (line: string) => void,
+): Promise<void> {
+  for (const task of service.defaultsWaiting()) {
+    const { preferred, model } = service.defaultsStatus()[task];
+    service.noteDefault(task, 'downloading', `${preferred} is downloading; ${model} answers meanwhile`);
+    const [report] = await ensureModels(config, [preferred], log);
+    if (report?.status === 'failed') {
+      service.noteDefault(task, 'fallback', `${preferred} could not be downloaded: ${report.message ?? ''}`);
+      log(
+        `\n! ${preferred} could not be downloaded; ${model} keeps answering ${task}. ${report.message ?? ''}`,
+      );
+      continue;
+    }
+    const adopted = await service.adoptDefault(task);
+    log(
+      adopted.ok
+        ? `\n✓ ${preferred} is ready and now answers ${task} (was ${model})`
+        : `\n! ${preferred} was downloaded but could not be loaded (${adopted.error ?? ''}); ${model} keeps answering`,
+    );
+  }
+}
+
+/** `npm start`: serve the API and the page at once; missing default models download in the background. */
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -21,19 +51,7 @@ async function main(): Promise<void> {
   };
   if (values.manifest) env.MODEL_MANIFEST = values.manifest;
   Object.assign(process.env, env);
-  const config = loadConfig(env);
   const log = (l: string) => process.stderr.write(`${l}\n`);
-
-  if (!values['no-fetch']) {
-    const reports = await ensureModels(config, [config.defaultClassifier, config.defaultDetector], log);
-    for (const r of reports.filter((x) => x.status === 'failed')) {
-      log(`\n! Default model '${r.id}' is not available: ${r.message}`);
-      log(
-        `  Other models still work. To choose another default, set DEFAULT_CLASSIFIER or DEFAULT_DETECTOR,` +
-          ` e.g. DEFAULT_CLASSIFIER=mobilenetv2-12-int8 MODEL_PATH=/path/to/models npm start`,
-      );
-    }
-  }
 
   const port = Number(values.port ?? env.PORT ?? 3000);
   const host = values.host ?? env.HOST ?? '127.0.0.1';
@@ -51,6 +69,14 @@ async function main(): Promise<void> {
     log(
       `    ${m.default ? '*' : ' '} ${m.id.padEnd(22)} ${m.task.padEnd(15)} ${failed ? `unavailable: ${failed.error ?? ''}` : state}`,
     );
+  }
+  for (const status of Object.values(server.service.defaultsStatus())) {
+    if (status.state !== 'preferred') log(`  ! ${status.detail ?? ''}`);
+  }
+  if (!values['no-fetch']) {
+    void fetchDefaultsInBackground(server.service, server.config, log).catch((e: unknown) => {
+      log(`\n! background download stopped: ${(e as Error).message}`);
+    });
   }
 
   let stopping = false;

@@ -123,10 +123,17 @@ export async function handleApiRequest(
     }
     if (!route.methods.includes(req.method)) throw new MethodNotAllowedError(req.method, route.methods);
 
-    if (path === '/models') return done(json(200, { models: service.models() }));
+    if (path === '/models') {
+      return done(json(200, { models: service.models(), defaults: service.defaultsStatus() }));
+    }
     if (path === '/health') {
       return done(
-        json(200, { status: 'ok', loadedModels: service.loadedModels(), requestId: req.requestId }),
+        json(200, {
+          status: 'ok',
+          loadedModels: service.loadedModels(),
+          defaults: service.defaultsStatus(),
+          requestId: req.requestId,
+        }),
       );
     }
     if (path === '/openapi.json') return done(json(200, openapi));

@@ -3,24 +3,14 @@
  * pointed at the random-weight stand-ins with the zoo files' exact I/O. Their outputs mean nothing;
  * only the plumbing (names, layouts, shapes, decoding) is under test.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { BENCH_MODELS_DIR, ensureBenchModels } from '../../bench/standins/make-bench-models';
 import { loadConfig } from '../../lambda/src/adapters/config';
 import { createService } from '../../lambda/src/service/create-service';
 import type { RecognitionService } from '../../lambda/src/service/recognition-service';
-import { photo, SHARED_MODELS, smallModelEnv } from '../support/fixtures';
-
-export const BENCH_MODELS = path.resolve(__dirname, '../../.cache/bench-models');
-
-export function ensureBenchModels(): void {
-  const want = ['resnet50-random.onnx', 'resnet50-int8-random.onnx', 'yolov4-random.onnx'];
-  if (want.every((f) => existsSync(path.join(BENCH_MODELS, f)))) return;
-  execFileSync(process.execPath, [path.join(SHARED_MODELS, 'bench', 'make-bench-models.mjs'), BENCH_MODELS], {
-    stdio: 'ignore',
-  });
-}
+import { photo, smallModelEnv } from '../support/fixtures';
 
 let service: RecognitionService;
 beforeAll(() => {
@@ -39,7 +29,7 @@ beforeAll(() => {
   service = createService(
     loadConfig(
       smallModelEnv({
-        MODEL_PATH: BENCH_MODELS,
+        MODEL_PATH: BENCH_MODELS_DIR,
         MODEL_MANIFEST: manifest,
         DEFAULT_CLASSIFIER: 'resnet50-v1-12',
         DEFAULT_DETECTOR: 'yolov4',

@@ -3,12 +3,12 @@
  * Exp→Add(1)→Log→Tanh→Mul chain by pattern, replaces it with an exact Log-free equivalent, leaves
  * everything else byte for byte, and the outputs stay equal.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
+import { BENCH_MODELS_DIR, ensureBenchModels } from '../../bench/standins/make-bench-models';
 import {
   prepareOptimizedModel,
   REWRITE_VERSION,
@@ -24,19 +24,9 @@ import {
   type TensorMsg,
   toNumber,
 } from '../../lambda/src/adapters/onnx-proto';
-import { photo, SHARED_MODELS } from '../support/fixtures';
+import { photo, EMBEDDED_MODELS } from '../support/fixtures';
 
-const BENCH_MODELS = path.resolve(__dirname, '../../.cache/bench-models');
-const YOLOV4 = path.join(BENCH_MODELS, 'yolov4-random.onnx');
-
-function ensureYolov4StandIn(): void {
-  if (existsSync(YOLOV4)) return;
-  execFileSync(
-    process.execPath,
-    [path.join(SHARED_MODELS, 'bench', 'make-bench-models.mjs'), BENCH_MODELS, '--only', 'yolov4'],
-    { stdio: 'ignore' },
-  );
-}
+const YOLOV4 = path.join(BENCH_MODELS_DIR, 'yolov4-random.onnx');
 
 const floatTensor = (name: string, values: number[], dims: number[]): TensorMsg => ({
   name,
@@ -259,7 +249,7 @@ describe('real models', () => {
   ] as const)(
     '%s has no Mish: same bytes, same outputs',
     async (file, dims) => {
-      const original = readFileSync(path.join(SHARED_MODELS, file));
+      const original = readFileSync(path.join(EMBEDDED_MODELS, file));
       const { bytes, replaced } = rewriteMish(original);
       expect(replaced).toBe(0);
       expect(Buffer.compare(Buffer.from(bytes), original)).toBe(0);
@@ -276,7 +266,7 @@ describe('real models', () => {
   );
 
   it('YOLOv4 stand-in: 72 chains replaced, outputs within 1e-3 on a real photo', async () => {
-    ensureYolov4StandIn();
+    ensureBenchModels(BENCH_MODELS_DIR, ['yolov4']);
     const original = readFileSync(YOLOV4);
     const { bytes, replaced } = rewriteMish(original);
     expect(replaced).toBe(72);

@@ -22,7 +22,7 @@ import { createService } from '../../lambda/src/service/create-service';
 import { quantizeModel, type QuantizeReport } from '../../lambda/src/service/quantize-model';
 import type { RecognitionService } from '../../lambda/src/service/recognition-service';
 import { check, describeDets, FASTEST } from '../support/expected-detections';
-import { photo, SHARED_IMAGES, SHARED_MODELS, smallModelEnv } from '../support/fixtures';
+import { photo, FIXTURE_IMAGES, EMBEDDED_MODELS, smallModelEnv } from '../support/fixtures';
 
 jest.setTimeout(120_000);
 
@@ -85,7 +85,7 @@ describe('npm run models:quantize on Yolo-Fastest (real weights)', () => {
   afterAll(() => service.close());
 
   it('replaces every convolution but the two heads with QLinearConv and keeps the graph inputs and outputs', () => {
-    const before = decodeModel(readFileSync(path.join(SHARED_MODELS, 'yolo-fastest-1.1-coco-320.onnx')));
+    const before = decodeModel(readFileSync(path.join(EMBEDDED_MODELS, 'yolo-fastest-1.1-coco-320.onnx')));
     const after = decodeModel(readFileSync(report.file));
     const ops = (m: typeof before) => m.graph?.node?.map((n) => n.op_type) ?? [];
     const convs = ops(before).filter((o) => o === 'Conv').length;
@@ -104,19 +104,19 @@ describe('npm run models:quantize on Yolo-Fastest (real weights)', () => {
     expect(after.graph?.output?.map((o) => o.name)).toEqual(before.graph?.output?.map((o) => o.name));
     expect(report.entry).toMatchObject({
       id: 'yolo-fastest-1.1-xl-int8',
-      url: null,
+      urls: [],
       bytes: expect.any(Number),
     });
   });
 
   it('exposes exactly the convolutions’ inputs and outputs for calibration', async () => {
     const exposed = exposeConvTensors(
-      readFileSync(path.join(SHARED_MODELS, 'yolo-fastest-1.1-coco-320.onnx')),
+      readFileSync(path.join(EMBEDDED_MODELS, 'yolo-fastest-1.1-coco-320.onnx')),
     );
     const session = await ort.InferenceSession.create(exposed.bytes);
     try {
       const original = ['yolo_10x10', 'yolo_20x20'];
-      const model = decodeModel(readFileSync(path.join(SHARED_MODELS, 'yolo-fastest-1.1-coco-320.onnx')));
+      const model = decodeModel(readFileSync(path.join(EMBEDDED_MODELS, 'yolo-fastest-1.1-coco-320.onnx')));
       const convTensors = new Set(
         (model.graph?.node ?? [])
           .filter((n) => n.op_type === 'Conv')
@@ -158,7 +158,13 @@ describe('the models:quantize command', () => {
 
   it('writes the int8 model and a manifest that serves it, and says how to use them', () => {
     const out = path.join(mkdtempSync(path.join(tmpdir(), 'quantize-cli-')), 'yf.onnx');
-    const res = run(['yolo-fastest-1.1-xl', '--photos', path.join(SHARED_IMAGES, 'eagle.jpg'), '--out', out]);
+    const res = run([
+      'yolo-fastest-1.1-xl',
+      '--photos',
+      path.join(FIXTURE_IMAGES, 'eagle.jpg'),
+      '--out',
+      out,
+    ]);
     expect({ status: res.status, stderr: res.stderr }).toEqual({ status: 0, stderr: '' });
     expect(res.stdout).toContain('yolo-fastest-1.1-xl-int8: 82 convolutions int8, calibrated on 1 photos');
     expect(res.stdout).toContain(`MODEL_MANIFEST=${out}.manifest.json`);
@@ -172,7 +178,7 @@ describe('the models:quantize command', () => {
   });
 
   it('fails with exit code 1 and a clear message for a model the manifest does not have', () => {
-    const res = run(['no-such-model', '--photos', path.join(SHARED_IMAGES, 'eagle.jpg')]);
+    const res = run(['no-such-model', '--photos', path.join(FIXTURE_IMAGES, 'eagle.jpg')]);
     expect(res.status).toBe(1);
     expect(res.stderr).toContain("models:quantize failed: no model 'no-such-model' in the manifest");
   });
