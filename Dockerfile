@@ -37,6 +37,7 @@ COPY package.json tsconfig.json ./
 COPY models/ models/
 COPY scripts/package-lambda.ts scripts/
 COPY lambda/src/ lambda/src/
+COPY lambda/routes.json lambda/
 # index.js + models/ (manifest, labels) + package.json + node_modules with onnxruntime-node (linux/x64
 # binaries only) and sharp: the folder test/infra/package.test.ts loads in a fresh node process.
 RUN npx tsx scripts/package-lambda.ts --out /build/package

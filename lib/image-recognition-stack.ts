@@ -56,7 +56,7 @@ export class ImageRecognitionStack extends Stack {
     this.web = new WebFrontend(this, 'Web', {
       webDir: path.join(repoRoot, 'web'),
       api: this.api.api,
-      apiPaths: ROUTES.map((r) => `/${r.path}`),
+      apiPaths: ROUTES.map((r) => r.path),
       apiKey: this.api.key,
     });
 

@@ -3,6 +3,7 @@ import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import routeTable from '../lambda/routes.json';
 
 /**
  * Request bodies API Gateway must pass to the function as binary (base64 in the proxy event).
@@ -22,14 +23,8 @@ export const BINARY_MEDIA_TYPES = [
   'multipart/form-data',
 ] as const;
 
-/** The API's routes. `public` routes never need the API key (health checks, the API description). */
-export const ROUTES = [
-  { path: 'classifier', method: 'POST', public: false },
-  { path: 'detector', method: 'POST', public: false },
-  { path: 'models', method: 'GET', public: false },
-  { path: 'health', method: 'GET', public: true },
-  { path: 'openapi.json', method: 'GET', public: true },
-] as const;
+/** The API's routes, from the one route table the function's router reads too. */
+export const ROUTES: readonly { path: string; method: string; public: boolean }[] = routeTable.routes;
 
 export const STAGE_NAME = 'prod';
 
@@ -101,7 +96,7 @@ export class InferenceApi extends Construct {
       allowTestInvoke: false,
     });
     for (const route of ROUTES) {
-      this.api.root.addResource(route.path).addMethod(route.method, integration, {
+      this.api.root.addResource(route.path.slice(1)).addMethod(route.method, integration, {
         apiKeyRequired: Boolean(props.apiKey) && !route.public,
       });
     }

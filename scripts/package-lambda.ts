@@ -33,6 +33,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import path from 'node:path';
+import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
 import { downloadModel, type DownloadableModel } from '../lambda/src/adapters/model-download';
 
@@ -273,21 +274,25 @@ export async function stageModels(
 
 // ---------------------------------------------------------------------------------------------------
 
-function arg(argv: string[], name: string): string | undefined {
-  const i = argv.indexOf(name);
-  return i >= 0 ? argv[i + 1] : undefined;
-}
-
 async function main(argv: string[]): Promise<void> {
-  if (argv[0] === 'stage-models') {
-    const ids = (arg(argv, '--models') ?? '').split(/[\s,]+/).filter(Boolean);
-    const to = arg(argv, '--to');
-    if (!to) throw new Error('stage-models needs --to <dir>');
-    const from = (arg(argv, '--from') ?? '').split(':').filter(Boolean);
-    await stageModels(ids, from, path.resolve(to));
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      out: { type: 'string' },
+      models: { type: 'string', default: '' },
+      from: { type: 'string', default: '' },
+      to: { type: 'string' },
+    },
+  });
+  if (positionals[0] === 'stage-models') {
+    if (!values.to) throw new Error('stage-models needs --to <dir>');
+    const ids = values.models.split(/[\s,]+/).filter(Boolean);
+    await stageModels(ids, values.from.split(':').filter(Boolean), path.resolve(values.to));
     return;
   }
-  await packageLambda({ outDir: arg(argv, '--out') });
+  if (positionals.length > 0) throw new Error(`unknown command '${positionals.join(' ')}'`);
+  await packageLambda({ outDir: values.out });
 }
 
 if (require.main === module) {

@@ -4,7 +4,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { BINARY_MEDIA_TYPES } from '../../lib/inference-api';
+import { BINARY_MEDIA_TYPES, ROUTES } from '../../lib/inference-api';
 import { PAGE_CONTENT_SECURITY_POLICY } from '../../lib/web-frontend';
 import { bytesOf, dockerImageAssets, listFiles, resourcesOf, synth, type Synthesized } from './synth';
 
@@ -12,7 +12,7 @@ jest.setTimeout(300_000);
 
 // Managed CloudFront policy ids (AWS documentation, "Use managed cache policies").
 const CACHING_DISABLED = '4135ea2d-6df8-44a3-9df3-4b5a84be39ad';
-const API_PATHS = ['/classifier', '/detector', '/models', '/health', '/openapi.json'];
+const API_PATHS = ROUTES.map((r) => r.path);
 
 let base: Synthesized;
 let full: Synthesized;
@@ -83,7 +83,7 @@ describe('inference function', () => {
       expect(files).toContain(required);
     }
     const allowed =
-      /^(Dockerfile|\.dockerignore|package\.json|package-lock\.json|tsconfig\.json|lambda\/src\/.+|models\/(embedded\/)?[^/]+|scripts\/package-lambda\.ts)$/;
+      /^(Dockerfile|\.dockerignore|package\.json|package-lock\.json|tsconfig\.json|lambda\/src\/.+|lambda\/routes\.json|models\/(embedded\/)?[^/]+|scripts\/package-lambda\.ts)$/;
     expect(files.filter((f) => !allowed.test(f))).toEqual([]);
     expect(files.filter((f) => f.endsWith('.test.ts'))).toEqual([]);
     // The three embedded models are 8.7 MB of it; everything else is under 1 MB.
@@ -198,7 +198,7 @@ describe('REST API', () => {
     expect(api.BinaryMediaTypes).not.toContain('application/json');
   });
 
-  test('routes POST /classifier, POST /detector, GET /models, GET /health and GET /openapi.json to the live alias', () => {
+  test('routes every route of lambda/routes.json (POST /classifier, POST /detector, GET /models, GET /health, GET /openapi.json) to the live alias', () => {
     const resources = new Map(
       resourcesOf(base.template, 'AWS::ApiGateway::Resource').map(([id, p]) => [id, p.PathPart as string]),
     );
@@ -208,9 +208,8 @@ describe('REST API', () => {
         return `${p.HttpMethod as string} /${resources.get(ref) ?? '?'}`;
       })
       .sort();
-    expect(routes).toEqual(
-      ['GET /health', 'GET /models', 'GET /openapi.json', 'POST /classifier', 'POST /detector'].sort(),
-    );
+    expect(routes).toEqual(ROUTES.map((r) => `${r.method} ${r.path}`).sort());
+    expect(routes).toContain('POST /classifier');
     for (const [, method] of resourcesOf(base.template, 'AWS::ApiGateway::Method')) {
       const integration = method.Integration as { Type: string; Uri: unknown };
       expect(integration.Type).toBe('AWS_PROXY');
@@ -267,13 +266,8 @@ describe('REST API', () => {
         .filter(([, p]) => p.HttpMethod !== 'OPTIONS')
         .map(([, p]) => [resources.get((p.ResourceId as { Ref: string }).Ref), p.ApiKeyRequired]),
     );
-    expect(keyRequired).toEqual({
-      classifier: true,
-      detector: true,
-      models: true,
-      health: false,
-      'openapi.json': false,
-    });
+    expect(keyRequired).toEqual(Object.fromEntries(ROUTES.map((r) => [r.path.slice(1), !r.public])));
+    expect(keyRequired).toMatchObject({ classifier: true, health: false });
     base.template.resourceCountIs('AWS::ApiGateway::ApiKey', 0);
   });
 

@@ -10,6 +10,7 @@ import type { LoadedModel, ModelRuntime } from '../../lambda/src/core/ports';
 import { createService } from '../../lambda/src/service/create-service';
 import { RecognitionService } from '../../lambda/src/service/recognition-service';
 import { handleApiRequest } from '../../lambda/src/transports/http/api';
+import { bodyBytes } from '../../lambda/src/transports/http/api-types';
 import { createLambdaHandler } from '../../lambda/src/transports/lambda-handler';
 import {
   cleanupTempDirs,
@@ -284,7 +285,7 @@ describe('(d) onnxruntime throwing at run time', () => {
       coldStart: true,
     });
     expect(response.statusCode).toBe(500);
-    expectOpaque500(response.body as string, 'req-api-1');
+    expectOpaque500(bodyBytes(response).toString(), 'req-api-1');
     expect(outcome.errorCode).toBe('INTERNAL');
     expect(String(outcome.error)).toContain('RUNTIME_EXCEPTION');
 

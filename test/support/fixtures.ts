@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { deflateSync } from 'node:zlib';
+import { crc32, deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 
 export const REPO_ROOT = path.resolve(__dirname, '../..');
@@ -28,15 +28,6 @@ export function smallModelEnv(extra: Record<string, string> = {}): NodeJS.Proces
     POWERTOOLS_LOG_LEVEL: 'SILENT',
     ...extra,
   };
-}
-
-function crc32(buf: Buffer): number {
-  let c = ~0;
-  for (const byte of buf) {
-    c ^= byte;
-    for (let k = 0; k < 8; k++) c = (c >>> 1) ^ (0xedb88320 & -(c & 1));
-  }
-  return ~c >>> 0;
 }
 
 function pngChunk(type: string, data: Buffer): Buffer {

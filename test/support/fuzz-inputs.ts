@@ -4,6 +4,7 @@
  * Everything is a fast-check arbitrary so failures shrink to a small, replayable case.
  */
 import fc from 'fast-check';
+import { crc32 } from 'node:zlib';
 
 export interface Mutated {
   bytes: Buffer;
@@ -58,15 +59,6 @@ export function mutationOf(base: Buffer): fc.Arbitrary<Mutated> {
       ),
     );
   return fc.oneof(flips, writes, truncate, cut, splice);
-}
-
-export function crc32(buf: Buffer): number {
-  let c = ~0;
-  for (const byte of buf) {
-    c ^= byte;
-    for (let k = 0; k < 8; k++) c = (c >>> 1) ^ (0xedb88320 & -(c & 1));
-  }
-  return ~c >>> 0;
 }
 
 /** Rewrites the frame size in a JPEG's SOFn segment (the decoder then meets the real scan data). */

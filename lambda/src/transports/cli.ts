@@ -1,9 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../adapters/config';
 import { createService } from '../service/create-service';
-import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { createLambdaHandler } from './lambda-handler';
+import { createApiHandler } from './api-handler';
+import { bodyBytes } from './http/api-types';
 
 const USAGE = `usage: npm run classify -- <image> [--task classify|detect] [--model <id>] [--top-k N]
                          [--min-confidence X] [--iou X] [--max-detections N] [--manifest <file>]`;
@@ -17,8 +18,8 @@ function exitCodeFor(status: number, code: string | undefined): number {
 }
 
 /**
- * `npm run classify -- photo.jpg`: runs the photo through the same handler the API uses and
- * prints the same JSON body.
+ * `npm run classify -- photo.jpg`: runs the photo through the same API function the HTTP routes
+ * use, as a neutral request, and prints the same JSON body.
  */
 async function main(): Promise<number> {
   let parsed;
@@ -61,7 +62,7 @@ async function main(): Promise<number> {
   process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
   const config = loadConfig(env);
   const service = createService(config);
-  const handler = createLambdaHandler(service, config);
+  const api = createApiHandler(service, config);
   const query: Record<string, string> = {};
   const put = (k: string, v: string | undefined) => {
     if (v !== undefined) query[k] = v;
@@ -71,23 +72,22 @@ async function main(): Promise<number> {
   put('minConfidence', values['min-confidence']);
   put('iou', values.iou);
   put('maxDetections', values['max-detections']);
-  const event = {
-    httpMethod: 'POST',
+  const response = await api({
+    method: 'POST',
     path: values.task === 'detect' ? '/detector' : '/classifier',
+    query,
     headers: { 'content-type': 'application/octet-stream' },
-    queryStringParameters: query,
-    body: image.toString('base64'),
-    isBase64Encoded: true,
-  } as unknown as APIGatewayProxyEvent;
-  const result = (await handler(event)) as APIGatewayProxyResult;
+    body: image,
+    requestId: randomUUID(),
+  });
   await service.close();
   const fallback = service.defaultsStatus()[values.task === 'detect' ? 'detection' : 'classification'];
   if (!values.model && fallback.state !== 'preferred')
     process.stderr.write(`Note: ${fallback.detail ?? ''}\n`);
-  process.stdout.write(`${result.body}\n`);
-  const body = JSON.parse(result.body) as { error?: string };
-  if (result.statusCode !== 200) process.stderr.write(`Failed (${result.statusCode} ${body.error ?? ''})\n`);
-  return exitCodeFor(result.statusCode, body.error);
+  process.stdout.write(`${bodyBytes(response).toString()}\n`);
+  const error = Buffer.isBuffer(response.body) ? undefined : (response.body.error as string | undefined);
+  if (response.statusCode !== 200) process.stderr.write(`Failed (${response.statusCode} ${error ?? ''})\n`);
+  return exitCodeFor(response.statusCode, error);
 }
 
 main().then(

@@ -1,4 +1,3 @@
-import type { APIGatewayProxyResult } from 'aws-lambda';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
@@ -13,9 +12,11 @@ import {
 } from '../core/errors';
 import { createService } from '../service/create-service';
 import type { RecognitionService } from '../service/recognition-service';
-import { errorBody, errorResponse } from './http/api';
-import { toProxyEvent, writeProxyResult } from './http-event';
-import { createLambdaHandler, createTelemetry } from './lambda-handler';
+import { createApiHandler } from './api-handler';
+import { errorResponse } from './http/api';
+import { bodyBytes } from './http/api-types';
+import { fromNodeRequest, writeApiResponse } from './node-http';
+import { createTelemetry } from './telemetry';
 
 export interface LocalServerOptions {
   port?: number;
@@ -80,10 +81,9 @@ async function serveStatic(
   return true;
 }
 
-/** Errors the server answers itself (before the handler) use the handler's error shape. */
+/** Errors the server answers itself (before the API) have the API's error shape. */
 function writeError(res: ServerResponse, error: RecognitionError): void {
-  const response = errorResponse(error, randomUUID());
-  writeProxyResult(res, { ...response, body: response.body as string });
+  writeApiResponse(res, errorResponse(error, randomUUID()));
 }
 
 /** Reads the body, refusing it as soon as it passes the limit (before the rest is read). */
@@ -121,7 +121,7 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
   const service = createService(config);
   const preload = service.preload(config.preload);
   const env = options.env ?? process.env;
-  const handler = createLambdaHandler(service, config, { ready: preload, telemetry: createTelemetry(env) });
+  const api = createApiHandler(service, config, { ready: preload, telemetry: createTelemetry(env) });
   const webDir = path.resolve(options.webDir ?? path.join(path.dirname(config.modelsDir), 'web'));
   // base64 adds a third; multipart and JSON add a little more.
   const bodyLimit = Math.ceil((config.maxImageBytes * 4) / 3) + 64 * 1024;
@@ -161,8 +161,7 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
         }, 1000).unref();
         return;
       }
-      const result = (await handler(toProxyEvent(req, url, body))) as APIGatewayProxyResult;
-      writeProxyResult(res, result);
+      writeApiResponse(res, await api(fromNodeRequest(req, url, body)));
     })().catch(() => {
       if (res.headersSent) res.end();
       else writeError(res, new InternalError('unhandled'));
@@ -171,12 +170,16 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
   // Requests Node's parser rejects (bad method, bad header) still get a JSON answer.
   server.on('clientError', (_err, socket) => {
     if (!socket.writable) return;
-    const body = JSON.stringify(
-      errorBody(new InvalidRequestError('The HTTP request is malformed.'), randomUUID()),
-    );
-    socket.end(
-      `HTTP/1.1 400 Bad Request\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-    );
+    const response = errorResponse(new InvalidRequestError('The HTTP request is malformed.'), randomUUID());
+    const body = bodyBytes(response);
+    const headers = Object.entries({
+      ...response.headers,
+      'Content-Length': String(body.length),
+      Connection: 'close',
+    })
+      .map(([k, v]) => `${k}: ${v}\r\n`)
+      .join('');
+    socket.end(Buffer.concat([Buffer.from(`HTTP/1.1 400 Bad Request\r\n${headers}\r\n`), body]));
   });
   server.requestTimeout = config.requestTimeoutMs + 5000;
   server.headersTimeout = 15_000;

@@ -1,4 +1,4 @@
-/** A transport-neutral HTTP request: what both API Gateway events and node:http requests become. */
+/** A transport-neutral HTTP request: what API Gateway events, node:http requests and the CLI become. */
 export interface ApiRequest {
   method: string;
   path: string;
@@ -9,9 +9,17 @@ export interface ApiRequest {
   requestId: string;
 }
 
+/** A JSON answer, kept as a value until a transport writes it. */
+export type JsonBody = Readonly<Record<string, unknown>>;
+
 export interface ApiResponse {
   statusCode: number;
   headers: Record<string, string>;
-  /** A string for JSON, a Buffer for binary (format=image). */
-  body: string | Buffer;
+  /** A JSON value, or bytes (format=image, the empty preflight answer). */
+  body: JsonBody | Buffer;
+}
+
+/** The bytes a transport sends for a response body. */
+export function bodyBytes(response: ApiResponse): Buffer {
+  return Buffer.isBuffer(response.body) ? response.body : Buffer.from(JSON.stringify(response.body), 'utf8');
 }

@@ -7,14 +7,14 @@ import {
   TimeoutError,
   type RecognitionError,
 } from '../../core/errors';
-import type { Task } from '../../core/manifest';
 import { parseOptions } from '../../core/options';
 import type { RecognitionResult } from '../../core/results';
 import type { RecognitionService } from '../../service/recognition-service';
-import type { ApiRequest, ApiResponse } from './api-types';
+import type { ApiRequest, ApiResponse, JsonBody } from './api-types';
 import { STATUS_BY_CODE } from './error-status';
 import openapi from './openapi.json';
 import { readImageRequest } from './request-body';
+import { ROUTES } from './routes';
 
 export interface ApiSettings {
   maxImageBytes: number;
@@ -31,37 +31,28 @@ export interface RequestOutcome {
   result?: RecognitionResult;
 }
 
-const ROUTES: Record<string, { methods: string[]; task?: Task }> = {
-  '/classifier': { methods: ['POST'], task: 'classification' },
-  '/detector': { methods: ['POST'], task: 'detection' },
-  '/models': { methods: ['GET'] },
-  '/health': { methods: ['GET'] },
-  '/openapi.json': { methods: ['GET'] },
-};
-
 const BASE_HEADERS = {
   'Content-Type': 'application/json; charset=utf-8',
   'Cache-Control': 'no-store',
   'X-Content-Type-Options': 'nosniff',
 };
 
-function json(statusCode: number, body: unknown, extra: Record<string, string> = {}): ApiResponse {
-  return { statusCode, headers: { ...BASE_HEADERS, ...extra }, body: JSON.stringify(body) };
+function json(statusCode: number, body: JsonBody, extra: Record<string, string> = {}): ApiResponse {
+  return { statusCode, headers: { ...BASE_HEADERS, ...extra }, body };
 }
 
-export function errorBody(e: RecognitionError, requestId: string) {
+/**
+ * The one wire form of an error, for every transport: the status from the one table, the body
+ * `{statusCode, error, message, requestId}` and the headers the error calls for.
+ */
+export function errorResponse(e: RecognitionError, requestId: string): ApiResponse {
   const statusCode = STATUS_BY_CODE[e.code];
   // INTERNAL never repeats the underlying message: it may hold paths or library internals.
   const message = e.code === 'INTERNAL' ? `Internal error; quote request id ${requestId}.` : e.message;
-  return { statusCode, error: e.code, message, requestId };
-}
-
-export function errorResponse(e: RecognitionError, requestId: string): ApiResponse {
   const extra: Record<string, string> = {};
   if (e instanceof MethodNotAllowedError) extra.Allow = e.allowed.join(', ');
   if (e instanceof OverloadedError) extra['Retry-After'] = String(e.retryAfterSeconds);
-  const body = errorBody(e, requestId);
-  return json(body.statusCode, body, extra);
+  return json(statusCode, { statusCode, error: e.code, message, requestId }, extra);
 }
 
 export function normalisePath(path: string): string {
@@ -101,7 +92,7 @@ export async function handleApiRequest(
   envelope: { coldStart: boolean },
 ): Promise<{ response: ApiResponse; outcome: RequestOutcome }> {
   const path = normalisePath(req.path);
-  const route = ROUTES[path];
+  const route = ROUTES.get(path);
   const cors = corsHeaders(req, settings.corsAllowedOrigins);
   const done = (response: ApiResponse, outcome: Omit<RequestOutcome, 'route' | 'statusCode'> = {}) => {
     Object.assign(response.headers, cors);
@@ -114,14 +105,14 @@ export async function handleApiRequest(
       const preflight: Record<string, string> =
         Object.keys(cors).length > 0
           ? {
-              'Access-Control-Allow-Methods': [...route.methods, 'OPTIONS'].join(', '),
+              'Access-Control-Allow-Methods': `${route.method}, OPTIONS`,
               'Access-Control-Allow-Headers': 'Content-Type, X-Api-Key',
               'Access-Control-Max-Age': '600',
             }
           : {};
-      return done({ statusCode: 204, headers: preflight, body: '' });
+      return done({ statusCode: 204, headers: preflight, body: Buffer.alloc(0) });
     }
-    if (!route.methods.includes(req.method)) throw new MethodNotAllowedError(req.method, route.methods);
+    if (req.method !== route.method) throw new MethodNotAllowedError(req.method, [route.method]);
 
     if (path === '/models') {
       return done(json(200, { models: service.models(), defaults: service.defaultsStatus() }));
@@ -138,7 +129,8 @@ export async function handleApiRequest(
     }
     if (path === '/openapi.json') return done(json(200, openapi));
 
-    const task = route.task as Task;
+    const task = route.task;
+    if (!task) throw new Error(`route ${path} has no handler`);
     const work = (async () => {
       const { image, fields } = await readImageRequest(
         req.body,
