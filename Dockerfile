@@ -42,25 +42,27 @@ COPY lambda/routes.json lambda/
 # binaries only) and sharp: the folder test/infra/package.test.ts loads in a fresh node process.
 RUN npx tsx scripts/package-lambda.ts --out /build/package
 
-# ---- rewrites: YOLOv4's Mish chains rewritten once here, so no cold start writes 257 MB to /tmp ----
-FROM public.ecr.aws/lambda/nodejs:22 AS rewrites
+# ---- prepared: the models' prepared copies (tools/model-prep: YOLOv4's Mish chains rewritten,
+# weights in a file onnxruntime maps), made once here, so no cold start writes 257 MB to /tmp ----
+FROM public.ecr.aws/lambda/nodejs:22 AS prepared
 WORKDIR /build
 COPY --from=build /build/ /build/
 COPY --from=models /opt/models/ /opt/models/
-RUN mkdir -p /opt/model-rewrites && \
-    MODEL_PATH=/opt/models MODEL_CACHE_DIR=/tmp/model-cache MODEL_REWRITE_DIR=/opt/model-rewrites \
-    npx tsx lambda/src/transports/prepare-models.ts
+COPY tools/model-prep/ tools/model-prep/
+RUN mkdir -p /opt/prepared-models && \
+    MODEL_PATH=/opt/models MODEL_CACHE_DIR=/tmp/model-cache MODEL_PREPARED_DIR=/opt/prepared-models \
+    npx tsx tools/model-prep/prepare-models-cli.ts
 
 # ---- runtime ----
 FROM public.ecr.aws/lambda/nodejs:22
 COPY --from=models /opt/models/ /opt/models/
-COPY --from=rewrites /opt/model-rewrites/ /opt/model-rewrites/
+COPY --from=prepared /opt/prepared-models/ /opt/prepared-models/
 COPY --from=build /build/package/ ${LAMBDA_TASK_ROOT}/
 # glibc allocator settings of lambda/allocator-env.json (kept equal by test/infra/dockerfile.test.ts):
 # large blocks from the heap and kept for reuse, so creating a session does not page-fault every
 # 4 KiB of the weights again (docs/performance.md). glibc 2.34 ignores the hugetlb tunable.
 ENV MODEL_PATH=/opt/models \
-    MODEL_REWRITE_DIR=/opt/model-rewrites \
+    MODEL_PREPARED_DIR=/opt/prepared-models \
     NODE_ENV=production \
     MALLOC_ARENA_MAX=2 \
     MALLOC_MMAP_THRESHOLD_=33554432 \

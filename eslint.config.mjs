@@ -20,6 +20,13 @@ const nativeAndIo = [
   'aws-lambda',
 ];
 
+// What the function runs (lambda/src) never reaches into the laptop's transports (local/) or the
+// model-preparation tooling (tools/): the Lambda bundle holds no protobuf code.
+const functionOnly = {
+  group: ['**/local/**', '**/tools/**', 'protobufjs'],
+  message: 'lambda/src holds only what the function runs: no local/, tools/ or protobuf code.',
+};
+
 export default defineConfig(
   globalIgnores([
     'dist/',
@@ -51,6 +58,7 @@ export default defineConfig(
         'error',
         {
           patterns: [
+            functionOnly,
             {
               group: nativeAndIo,
               message: 'The core is pure: no I/O or native modules. Put this in an adapter.',
@@ -75,6 +83,7 @@ export default defineConfig(
         'error',
         {
           patterns: [
+            functionOnly,
             {
               group: ['**/service/**', '**/transports/**'],
               message: 'Adapters must not depend on the service or transports.',
@@ -91,6 +100,7 @@ export default defineConfig(
         'error',
         {
           patterns: [
+            functionOnly,
             { group: ['**/transports/**'], message: 'The service must not depend on transports.' },
             {
               group: ['sharp', 'onnxruntime-node'],
@@ -108,9 +118,42 @@ export default defineConfig(
         'error',
         {
           patterns: [
+            functionOnly,
             {
               group: ['sharp', 'onnxruntime-node', '**/adapters/sharp-*', '**/adapters/onnx-*'],
               message: 'Transports call the service facade only.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['local/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['sharp', 'onnxruntime-node', '**/adapters/sharp-*', '**/adapters/onnx-*'],
+              message: 'The local transports call the service facade only.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['tools/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/local/**', '**/transports/**', '**/service/**'],
+              message: 'Model tooling builds on the core and adapters only.',
             },
           ],
         },

@@ -17,7 +17,7 @@ process.env.POWERTOOLS_METRICS_DISABLED = 'true';
 
 import allocatorEnv from '../lambda/allocator-env.json';
 import { createLambdaHandler } from '../lambda/src/transports/lambda-handler';
-import { startLocalServer } from '../lambda/src/transports/server';
+import { startLocalServer } from '../local/server';
 import { dogJpeg, twelveMegapixelJpeg } from './lib/images';
 import { log } from './lib/log';
 import { machineInfo, startLoadSampler, versions } from './lib/machine';

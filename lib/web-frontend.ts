@@ -18,7 +18,7 @@ import { acknowledgeWildcardFindings } from './nag-acknowledgements';
 export const API_FORWARDED_HEADERS = ['Content-Type', 'x-api-key', 'Accept'] as const;
 
 /**
- * The page's Content-Security-Policy: the same as the local server's (lambda/src/transports/server.ts,
+ * The page's Content-Security-Policy: the same as the local server's (local/server.ts,
  * not imported: the CDK app stays apart from the runtime code). The page loads only its own files
  * and talks only to its own origin, where CloudFront also serves the API.
  */

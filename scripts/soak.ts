@@ -20,7 +20,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { startLocalServer, type LocalServer } from '../lambda/src/transports/server';
+import { startLocalServer, type LocalServer } from '../local/server';
 
 const { values: args } = parseArgs({
   options: {

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { loadConfig } from '../../lambda/src/adapters/config';
+import { prepareMissing } from '../../local/prepare-on-load';
 import { createService } from '../../lambda/src/service/create-service';
 import { createLambdaHandler } from '../../lambda/src/transports/lambda-handler';
 
@@ -34,7 +35,8 @@ async function main() {
   const requests = Number(process.env.BENCH_REQUESTS ?? 0);
   const image = readFileSync(process.env.BENCH_IMAGE ?? '');
   const config = loadConfig();
-  const service = createService(config);
+  // As on a laptop: a prepared copy missing from MODEL_PREPARED_DIR is made on first load.
+  const service = createService(config, { prepareMissing });
   const ready = service.preload(config.preload);
   const handler = createLambdaHandler(service, config, { ready });
   const outcome = await ready;

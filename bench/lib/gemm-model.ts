@@ -1,4 +1,4 @@
-import { DataType, encodeModel } from '../../lambda/src/adapters/onnx-proto';
+import { DataType, encodeModel } from '../../tools/model-prep/onnx-proto';
 import { syntheticInput } from './models';
 
 /** Y = A·B with A [n,n] an input and B [n,n] a constant: 2n³ FLOP per run. */

@@ -6,7 +6,7 @@ import {
   toNumber,
   type NodeMsg,
   type TensorMsg,
-} from '../../lambda/src/adapters/onnx-proto';
+} from '../../tools/model-prep/onnx-proto';
 import { syntheticInput } from './models';
 
 const COUNTED = new Set([

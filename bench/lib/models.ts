@@ -1,8 +1,8 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { calibrateActivations } from '../../lambda/src/adapters/onnx-calibration';
-import { prepareOptimizedModel, rewriteMish } from '../../lambda/src/adapters/onnx-graph-rewrite';
-import { exposeConvTensors, QUANTIZE_VERSION, quantizeConvs } from '../../lambda/src/adapters/onnx-quantize';
+import { calibrateActivations } from '../../tools/model-prep/onnx-calibration';
+import { prepareModel, rewriteMish } from '../../tools/model-prep/onnx-graph-rewrite';
+import { exposeConvTensors, QUANTIZE_VERSION, quantizeConvs } from '../../tools/model-prep/onnx-quantize';
 import { BENCH_MODELS_DIR } from '../standins/make-bench-models';
 import { log } from './log';
 
@@ -36,7 +36,7 @@ export async function rewrittenYolov4(): Promise<{
   replaced: number;
 }> {
   const t = performance.now();
-  const r = await prepareOptimizedModel(path.join(BENCH_MODELS_DIR, 'yolov4-random.onnx'), null, BENCH_CACHE);
+  const r = await prepareModel(path.join(BENCH_MODELS_DIR, 'yolov4-random.onnx'), null, BENCH_CACHE);
   if (r.replaced !== 72)
     throw new Error(`expected 72 Mish chains in the YOLOv4 stand-in, rewrote ${r.replaced}`);
   return { file: r.file, prepareMs: performance.now() - t, cached: r.cached, replaced: r.replaced };

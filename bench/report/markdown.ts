@@ -57,7 +57,7 @@ function mish(r: BenchResults): string {
   const parts = [
     '## Mish rewrite (YOLOv4 stand-in, before/after, interleaved runs)',
     '',
-    `${m.replaced} chains replaced. Rewrite in memory (parse and splice, weights not copied) ${f(m.rewriteMs, 0)} ms; prepareOptimizedModel into an empty cache (read 257 MB, rewrite, write) ${f(m.prepareColdMs, 0)} ms; with the cached file ${m.prepare.cached ? `${f(m.prepare.ms, 0)} ms` : '(not measured this run)'}.`,
+    `${m.replaced} chains replaced. Rewrite in memory (parse and splice, weights not copied) ${f(m.rewriteMs, 0)} ms; prepareModel into an empty cache (read 257 MB, rewrite, write) ${f(m.prepareColdMs, 0)} ms; with the cached file ${m.prepare.cached ? `${f(m.prepare.ms, 0)} ms` : '(not measured this run)'}.`,
     '',
     table(
       ['threads', 'rounds', 'variant', 'min', 'median', 'p90', 'cpu median', 'max abs diff'],

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { LocalServer } from '../../lambda/src/transports/server';
+import type { LocalServer } from '../../local/server';
 import type { LambdaHandler } from '../../lambda/src/transports/lambda-handler';
 import type { BenchImage } from '../lib/images';
 import { log } from '../lib/log';

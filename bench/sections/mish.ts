@@ -2,11 +2,11 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type * as ort from 'onnxruntime-node';
 import {
-  prepareOptimizedModel,
+  prepareModel,
   rewriteMish,
   rewriteMishParts,
   type MishForm,
-} from '../../lambda/src/adapters/onnx-graph-rewrite';
+} from '../../tools/model-prep/onnx-graph-rewrite';
 import { kernelProfile, type KernelProfile } from '../lib/ort-profile';
 import { log } from '../lib/log';
 import { BENCH_CACHE, syntheticInput } from '../lib/models';
@@ -33,7 +33,7 @@ export interface MishResult {
   replaced: number;
   /** Parse and splice in memory (no copy of the weights). */
   rewriteMs: number;
-  /** prepareOptimizedModel into an empty cache: read 257 MB, rewrite, write the copy. */
+  /** prepareModel into an empty cache: read 257 MB, rewrite, write the copy. */
   prepareColdMs: number;
   prepare: { ms: number; cached: boolean };
   /**
@@ -127,7 +127,7 @@ export async function runMish(
   const { replaced } = rewriteMishParts(bytes);
   const rewriteMs = performance.now() - t;
   const scratch = mkdtempSync(path.join(BENCH_CACHE, 'prepare-'));
-  const cold = await timed(() => prepareOptimizedModel(original, null, scratch));
+  const cold = await timed(() => prepareModel(original, null, scratch));
   rmSync(scratch, { recursive: true, force: true });
   log(
     `mish rewrite: ${replaced} chains, in memory ${round(rewriteMs, 0)} ms, prepare (read + write) ${round(cold.wallMs, 0)} ms`,

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { prepareOptimizedModel } from '../../lambda/src/adapters/onnx-graph-rewrite';
+import { prepareModel } from '../../tools/model-prep/onnx-graph-rewrite';
 import { packageLambda } from '../../scripts/package-lambda';
 import { runEventChild } from '../lib/child-process';
 import { log } from '../lib/log';
@@ -41,7 +41,7 @@ const VARIANTS = [
  * Cold start of what the Lambda image runs: `npm run package` into a temporary folder outside the
  * repo (so nothing resolves from the repo's node_modules), then per model and variant a new `node`
  * process there requires index.js and answers one event. Rounds alternate the variants.
- * `prepared` points MODEL_REWRITE_DIR at copies made beforehand, as the image's build does.
+ * `prepared` points MODEL_PREPARED_DIR at copies made beforehand, as the image's build does.
  */
 export async function runPackagedColdStart(
   models: { id: string; file: string; route: string; detector: boolean }[],
@@ -51,7 +51,7 @@ export async function runPackagedColdStart(
   preparedDir: string,
   requestsAfter = 5,
 ): Promise<PackagedColdStartRow[]> {
-  for (const m of models) await prepareOptimizedModel(m.file, null, preparedDir);
+  for (const m of models) await prepareModel(m.file, null, preparedDir);
   const work = mkdtempSync(path.join(tmpdir(), 'bench-package-'));
   const rows: PackagedColdStartRow[] = [];
   try {
@@ -64,7 +64,7 @@ export async function runPackagedColdStart(
           const env: NodeJS.ProcessEnv = {
             ...base,
             NODE_ENV: 'production',
-            MODEL_REWRITE_DIR: file === 'prepared' ? preparedDir : 'off',
+            MODEL_PREPARED_DIR: file === 'prepared' ? preparedDir : 'off',
             PRELOAD_MODELS: m.id,
             ...(m.detector ? { DEFAULT_DETECTOR: m.id } : { DEFAULT_CLASSIFIER: m.id }),
             BENCH_MODEL: m.id,

@@ -6,7 +6,7 @@
  *
  *   npm run bench:models [-- --only yolov4[,resnet50…]] [--out dir] [--force]
  *
- * The protobuf is written by hand (onnx-writer.ts), not with the runtime's onnx-proto.ts: the files
+ * The protobuf is written by hand (onnx-writer.ts), not with tools/model-prep/onnx-proto.ts: the files
  * that test the runtime's ONNX code must not be made by that same code.
  */
 import { createHash } from 'node:crypto';

@@ -3,7 +3,7 @@
  * a folder standing in for its root filesystem, and each instruction runs as Docker would run it,
  * on the host's node and npm. What the rehearsal proves is the part that breaks most: that the
  * build context, the production-only install and each `RUN` step are enough to produce a
- * /var/task, /opt/models and /opt/model-rewrites that answer requests. It cannot prove the base
+ * /var/task, /opt/models and /opt/prepared-models that answer requests. It cannot prove the base
  * image itself (Amazon Linux, its Node.js 22): the host's node runs instead.
  *
  * Absolute paths in instructions (/build, /opt, /tmp, /var) are moved under the stage's folder;

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContextOptions, type Page, type Request } from 'playwright-core';
 import sharp from 'sharp';
-import { startLocalServer, type LocalServer } from '../../lambda/src/transports/server';
+import { startLocalServer, type LocalServer } from '../../local/server';
 import { EMBEDDED_MODELS as MODELS, FIXTURE_IMAGES as IMAGES } from '../support/fixtures';
 
 jest.setTimeout(60_000);

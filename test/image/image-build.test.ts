@@ -76,7 +76,7 @@ test('CDK passes the chosen models as the MODELS build arg and makes them the de
 test('the image holds the staged models and their prepared copies', () => {
   expect(existsSync(path.join(image.root, 'opt/models/mobilenetv2-12-int8.onnx'))).toBe(true);
   expect(existsSync(path.join(image.root, 'opt/models/yolox_nano.onnx'))).toBe(true);
-  expect(existsSync(path.join(image.root, 'opt/model-rewrites/.verified-sha256.json'))).toBe(true);
+  expect(existsSync(path.join(image.root, 'opt/prepared-models/.verified-sha256.json'))).toBe(true);
 });
 
 test('the handler loads onnxruntime-node and sharp from the image, nothing from outside it', () => {

@@ -83,7 +83,7 @@ describe('inference function', () => {
       expect(files).toContain(required);
     }
     const allowed =
-      /^(Dockerfile|\.dockerignore|package\.json|package-lock\.json|tsconfig\.json|lambda\/src\/.+|lambda\/routes\.json|models\/(embedded\/)?[^/]+|scripts\/package-lambda\.ts)$/;
+      /^(Dockerfile|\.dockerignore|package\.json|package-lock\.json|tsconfig\.json|lambda\/src\/.+|lambda\/routes\.json|tools\/model-prep\/[^/]+|models\/(embedded\/)?[^/]+|scripts\/package-lambda\.ts)$/;
     expect(files.filter((f) => !allowed.test(f))).toEqual([]);
     expect(files.filter((f) => f.endsWith('.test.ts'))).toEqual([]);
     // The three embedded models are 8.7 MB of it; everything else is under 1 MB.
@@ -390,7 +390,7 @@ describe('web page', () => {
       }),
     });
     // Same policy as the local server (read as text: importing the server would load sharp and ORT).
-    const server = readFileSync(path.join(__dirname, '../../lambda/src/transports/server.ts'), 'utf8');
+    const server = readFileSync(path.join(__dirname, '../../local/server.ts'), 'utf8');
     const local = /CONTENT_SECURITY_POLICY =\s*"([^"]+)"/.exec(server)?.[1];
     expect(PAGE_CONTENT_SECURITY_POLICY).toBe(local);
     base.template.hasResourceProperties('AWS::CloudFront::Distribution', {

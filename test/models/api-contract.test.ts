@@ -8,7 +8,7 @@ import sharp from 'sharp';
 import { loadConfig } from '../../lambda/src/adapters/config';
 import openapi from '../../lambda/src/transports/http/openapi.json';
 import { createLambdaHandler, type LambdaHandler } from '../../lambda/src/transports/lambda-handler';
-import { startLocalServer, type LocalServer } from '../../lambda/src/transports/server';
+import { startLocalServer, type LocalServer } from '../../local/server';
 import { createService } from '../../lambda/src/service/create-service';
 import type { RecognitionService } from '../../lambda/src/service/recognition-service';
 import {

@@ -2,7 +2,7 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { startLocalServer, type LocalServer } from '../../lambda/src/transports/server';
+import { startLocalServer, type LocalServer } from '../../local/server';
 import { MALAMUTE_FAMILY, photo, FIXTURE_IMAGES, smallModelEnv } from '../support/fixtures';
 
 const run = promisify(execFile);
@@ -11,14 +11,10 @@ const env = smallModelEnv();
 
 async function cli(args: string[]): Promise<{ code: number; body: Record<string, any> }> {
   try {
-    const { stdout } = await run(
-      process.execPath,
-      ['--import', 'tsx', 'lambda/src/transports/cli.ts', ...args],
-      {
-        cwd: ROOT,
-        env,
-      },
-    );
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', 'local/cli.ts', ...args], {
+      cwd: ROOT,
+      env,
+    });
     return { code: 0, body: JSON.parse(stdout) as Record<string, any> };
   } catch (e) {
     const err = e as { code: number; stdout: string };

@@ -1,5 +1,5 @@
 /**
- * External weights (lambda/src/adapters/onnx-external-data.ts): prepared models keep their large
+ * External weights (tools/model-prep/onnx-external-data.ts): prepared models keep their large
  * initializers in a `.data` file at 64 KiB-aligned offsets, byte for byte, and onnxruntime gives
  * the same outputs from them as from the source model.
  */
@@ -11,9 +11,9 @@ import {
   EXTERNAL_DATA_ALIGNMENT,
   externalizeInitializers,
   MIN_EXTERNAL_BYTES,
-} from '../../lambda/src/adapters/onnx-external-data';
-import { prepareOptimizedModel } from '../../lambda/src/adapters/onnx-graph-rewrite';
-import { decodeModel, type TensorMsg, toNumber } from '../../lambda/src/adapters/onnx-proto';
+} from '../../tools/model-prep/onnx-external-data';
+import { prepareModel } from '../../tools/model-prep/onnx-graph-rewrite';
+import { decodeModel, type TensorMsg, toNumber } from '../../tools/model-prep/onnx-proto';
 import { EMBEDDED_MODELS } from '../support/fixtures';
 
 jest.setTimeout(60_000);
@@ -99,11 +99,11 @@ describe('externalizeInitializers', () => {
   });
 });
 
-describe('prepareOptimizedModel with external weights', () => {
+describe('prepareModel with external weights', () => {
   it.each(MODELS)('%s: the prepared model gives the same outputs as the source', async (file, dims) => {
     const source = path.join(EMBEDDED_MODELS, file);
     const cache = mkdtempSync(path.join(tmpdir(), 'external-data-'));
-    const prepared = await prepareOptimizedModel(source, null, cache);
+    const prepared = await prepareModel(source, null, cache);
     expect(prepared).toMatchObject({ replaced: 0, cached: false });
     expect(prepared.error).toBeUndefined();
     expect(prepared.externalTensors).toBeGreaterThan(0);
@@ -122,8 +122,8 @@ describe('prepareOptimizedModel with external weights', () => {
       expect({ name, length: a.length, maxDiff }).toEqual({ name, length: e.length, maxDiff: 0 });
     }
 
-    expect(await prepareOptimizedModel(source, null, cache)).toEqual({ ...prepared, cached: true });
-    expect(readdirSync(path.join(cache, 'optimized')).filter((f) => f.includes('.tmp'))).toEqual([]);
+    expect(await prepareModel(source, null, cache)).toEqual({ ...prepared, cached: true });
+    expect(readdirSync(path.join(cache, 'prepared')).filter((f) => f.includes('.tmp'))).toEqual([]);
   });
 });
 
@@ -138,13 +138,13 @@ describe('a model whose weights are already external', () => {
     writeFileSync(source, Buffer.concat(split.modelParts));
     writeFileSync(`${source}.data`, Buffer.concat(split.dataParts));
     const cache = path.join(dir, 'cache');
-    expect(await prepareOptimizedModel(source, null, cache)).toEqual({
+    expect(await prepareModel(source, null, cache)).toEqual({
       file: source,
       replaced: 0,
       externalTensors: 0,
       cached: false,
     });
-    expect((await prepareOptimizedModel(source, null, cache)).cached).toBe(true);
+    expect((await prepareModel(source, null, cache)).cached).toBe(true);
     const outputs = await outputsOf(source, [1, 3, 320, 320]);
     expect(Object.keys(outputs).length).toBe(2);
   });

@@ -10,7 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import sharp from 'sharp';
 import { createLambdaHandler, type LambdaHandler } from '../../lambda/src/transports/lambda-handler';
-import { startLocalServer, type LocalServer } from '../../lambda/src/transports/server';
+import { startLocalServer, type LocalServer } from '../../local/server';
 import { MALAMUTE_FAMILY, photo, pngClaiming, smallModelEnv } from '../support/fixtures';
 import {
   contentType,

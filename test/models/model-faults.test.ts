@@ -38,7 +38,7 @@ quietTelemetry();
 const DOG_PATH = path.join(FIXTURE_IMAGES, 'dog.jpg');
 const DOG = readFileSync(DOG_PATH);
 const MOBILENET_BYTES = readFileSync(path.join(EMBEDDED_MODELS, MOBILENET_FILE));
-const CLI = path.join(REPO_ROOT, 'lambda/src/transports/cli.ts');
+const CLI = path.join(REPO_ROOT, 'local/cli.ts');
 
 type Fault = 'missing' | 'truncated' | 'wrong-sha256';
 

@@ -5,7 +5,7 @@ import { loadManifest } from '../../lambda/src/adapters/manifest-loader';
 import { DownloadError, downloadModel } from '../../lambda/src/adapters/model-download';
 import type { ModelSpec } from '../../lambda/src/core/manifest';
 import { createService } from '../../lambda/src/service/create-service';
-import { ensureModels } from '../../lambda/src/transports/fetch-support';
+import { ensureModels } from '../../local/fetch-support';
 import {
   cleanupTempDirs,
   DOG_LABELS,
@@ -30,7 +30,7 @@ quietTelemetry();
 
 const MODEL_BYTES = readFileSync(path.join(EMBEDDED_MODELS, MOBILENET_FILE));
 const DOG = readFileSync(path.join(FIXTURE_IMAGES, 'dog.jpg'));
-const FETCH_MODELS = path.join(REPO_ROOT, 'lambda/src/transports/fetch-models.ts');
+const FETCH_MODELS = path.join(REPO_ROOT, 'local/fetch-models.ts');
 
 /** The built-in mobilenet entry with the user manifest applied, as the runtime would see it. */
 function specFrom(manifestFile: string, id = MOBILENET_ID): ModelSpec {

@@ -35,7 +35,7 @@ interface Started {
 function npmStart(env: NodeJS.ProcessEnv): Promise<Started> {
   const child = spawn(
     process.execPath,
-    [path.join(REPO_ROOT, 'scripts/tuned-node.mjs'), 'lambda/src/transports/server-main.ts', '--port', '0'],
+    [path.join(REPO_ROOT, 'scripts/tuned-node.mjs'), 'local/server-main.ts', '--port', '0'],
     { cwd: REPO_ROOT, env },
   );
   let stderr = '';

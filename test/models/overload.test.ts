@@ -5,7 +5,7 @@
  */
 import { request } from 'node:http';
 import { createLambdaHandler } from '../../lambda/src/transports/lambda-handler';
-import { startLocalServer, type LocalServer } from '../../lambda/src/transports/server';
+import { startLocalServer, type LocalServer } from '../../local/server';
 import { MALAMUTE_FAMILY, photo, smallModelEnv } from '../support/fixtures';
 import { deadline } from '../support/fuzz-transport';
 

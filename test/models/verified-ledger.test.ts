@@ -10,7 +10,7 @@ import { loadConfig } from '../../lambda/src/adapters/config';
 import { LEDGER_NAME, ModelFileStore } from '../../lambda/src/adapters/model-files';
 import { sha256File } from '../../lambda/src/adapters/sha256';
 import type { ModelSpec } from '../../lambda/src/core/manifest';
-import { prepareModels } from '../../lambda/src/service/prepare-models';
+import { prepareModels } from '../../tools/model-prep/prepare-models';
 import { EMBEDDED_MODELS, smallModelEnv } from '../support/fixtures';
 
 jest.setTimeout(60_000);
@@ -31,7 +31,7 @@ describe('verified-checksum ledger', () => {
   it('models:prepare records each verified model in a ledger beside the prepared copies', async () => {
     const { dir, file } = modelFolder();
     const rewriteDir = mkdtempSync(path.join(tmpdir(), 'ledger-prepared-'));
-    const config = loadConfig(smallModelEnv({ MODEL_PATH: dir, MODEL_REWRITE_DIR: rewriteDir }));
+    const config = loadConfig(smallModelEnv({ MODEL_PATH: dir, MODEL_PREPARED_DIR: rewriteDir }));
     const reports = await prepareModels(config, ['yolo-fastest-1.1-xl']);
     expect(reports).toMatchObject([{ id: 'yolo-fastest-1.1-xl', status: 'prepared' }]);
 

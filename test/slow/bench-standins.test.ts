@@ -9,6 +9,7 @@ import path from 'node:path';
 import { BENCH_MODELS_DIR, ensureBenchModels } from '../../bench/standins/make-bench-models';
 import { loadConfig } from '../../lambda/src/adapters/config';
 import { createService } from '../../lambda/src/service/create-service';
+import { prepareMissing } from '../../local/prepare-on-load';
 import type { RecognitionService } from '../../lambda/src/service/recognition-service';
 import { photo, smallModelEnv } from '../support/fixtures';
 
@@ -34,9 +35,10 @@ beforeAll(() => {
         DEFAULT_CLASSIFIER: 'resnet50-v1-12',
         DEFAULT_DETECTOR: 'yolov4',
         // A lasting folder: the service rewrites YOLOv4's Mish chains once, not once per run.
-        MODEL_REWRITE_DIR: path.resolve(__dirname, '../../.cache/bench-cache'),
+        MODEL_PREPARED_DIR: path.resolve(__dirname, '../../.cache/bench-cache'),
       }),
     ),
+    { prepareMissing },
   );
 }, 60_000);
 afterAll(() => service.close());

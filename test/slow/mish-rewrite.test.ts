@@ -10,11 +10,11 @@ import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { BENCH_MODELS_DIR, ensureBenchModels } from '../../bench/standins/make-bench-models';
 import {
-  prepareOptimizedModel,
+  prepareModel,
   REWRITE_VERSION,
   rewriteMish,
   type MishForm,
-} from '../../lambda/src/adapters/onnx-graph-rewrite';
+} from '../../tools/model-prep/onnx-graph-rewrite';
 import {
   DataType,
   decodeModel,
@@ -23,7 +23,7 @@ import {
   type NodeMsg,
   type TensorMsg,
   toNumber,
-} from '../../lambda/src/adapters/onnx-proto';
+} from '../../tools/model-prep/onnx-proto';
 import { photo, EMBEDDED_MODELS } from '../support/fixtures';
 
 const YOLOV4 = path.join(BENCH_MODELS_DIR, 'yolov4-random.onnx');
@@ -215,29 +215,29 @@ describe('synthetic graphs', () => {
     expect(Buffer.from(bytes).subarray(0, 2)).toEqual(original.subarray(0, 2));
   });
 
-  it('prepareOptimizedModel writes the rewrite once, keyed by checksum, and marks Mish-free models', async () => {
+  it('prepareModel writes the rewrite once, keyed by checksum, and marks Mish-free models', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'mish-prepare-'));
     const source = path.join(dir, 'synthetic.onnx');
     writeFileSync(source, mishModel('constant-node'));
-    const first = await prepareOptimizedModel(source, 'ab'.repeat(32), path.join(dir, 'cache'));
+    const first = await prepareModel(source, 'ab'.repeat(32), path.join(dir, 'cache'));
     expect(first).toMatchObject({ replaced: 2, cached: false });
-    expect(first.file).toMatch(/optimized[/\\]abababababababab-v2-exp-div-synthetic\.onnx$/);
+    expect(first.file).toMatch(/prepared[/\\]abababababababab-v2-exp-div-synthetic\.onnx$/);
     expect(rewriteMish(readFileSync(first.file)).replaced).toBe(0);
-    expect(await prepareOptimizedModel(source, 'ab'.repeat(32), path.join(dir, 'cache'))).toEqual({
+    expect(await prepareModel(source, 'ab'.repeat(32), path.join(dir, 'cache'))).toEqual({
       ...first,
       cached: true,
     });
 
     const plain = path.join(dir, 'plain.onnx');
     writeFileSync(plain, mishModel('initializer-right', { oneValue: 3 }));
-    expect(await prepareOptimizedModel(plain, null, path.join(dir, 'cache'))).toEqual({
+    expect(await prepareModel(plain, null, path.join(dir, 'cache'))).toEqual({
       file: plain,
       replaced: 0,
       externalTensors: 0,
       cached: false,
     });
-    expect((await prepareOptimizedModel(plain, null, path.join(dir, 'cache'))).cached).toBe(true);
-    expect(readdirSync(path.join(dir, 'cache', 'optimized')).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    expect((await prepareModel(plain, null, path.join(dir, 'cache'))).cached).toBe(true);
+    expect(readdirSync(path.join(dir, 'cache', 'prepared')).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });
 });
 

@@ -16,10 +16,10 @@ import {
   outputConvolutions,
   quantizeBias,
   quantizeWeightsPerChannel,
-} from '../../lambda/src/adapters/onnx-quantize';
-import { decodeModel } from '../../lambda/src/adapters/onnx-proto';
+} from '../../tools/model-prep/onnx-quantize';
+import { decodeModel } from '../../tools/model-prep/onnx-proto';
 import { createService } from '../../lambda/src/service/create-service';
-import { quantizeModel, type QuantizeReport } from '../../lambda/src/service/quantize-model';
+import { quantizeModel, type QuantizeReport } from '../../tools/model-prep/quantize-model';
 import type { RecognitionService } from '../../lambda/src/service/recognition-service';
 import { check, describeDets, FASTEST } from '../support/expected-detections';
 import { photo, FIXTURE_IMAGES, EMBEDDED_MODELS, smallModelEnv } from '../support/fixtures';
@@ -148,7 +148,7 @@ describe('the models:quantize command', () => {
   const run = (args: string[]) =>
     spawnSync(
       process.execPath,
-      ['scripts/tuned-node.mjs', 'lambda/src/transports/quantize-model.ts', ...args],
+      ['scripts/tuned-node.mjs', 'tools/model-prep/quantize-model-cli.ts', ...args],
       {
         cwd: ROOT,
         env: smallModelEnv(),

@@ -3,7 +3,7 @@
  * Jest an uncaught exception is caught by the test runner and the server seems to live on).
  * Env: whatever the parent passes. Prints one JSON line {"url": ...} once listening.
  */
-import { startLocalServer } from '../../lambda/src/transports/server';
+import { startLocalServer } from '../../local/server';
 
 void startLocalServer({ port: 0, env: process.env }).then((server) => {
   process.stdout.write(JSON.stringify({ url: server.url, pid: process.pid }) + '\n');

@@ -3,7 +3,7 @@
  * `npm run test:system` (which .ci/run calls after installing the package), not in `npm test`.
  * sharp's prebuilt libvips reads HEIF containers but has no HEVC decoder.
  */
-import { startLocalServer, type LocalServer } from '../../lambda/src/transports/server';
+import { startLocalServer, type LocalServer } from '../../local/server';
 import { heicPhoto, MALAMUTE_FAMILY, photo, smallModelEnv } from '../support/fixtures';
 
 let server: LocalServer;

@@ -56,7 +56,7 @@ function packagesImportedBy(entry: string): string[] {
 
 test('the Dockerfile runs build steps through tsx (the list below is not empty)', () => {
   expect(buildSteps).toEqual(
-    expect.arrayContaining(['scripts/package-lambda.ts', 'lambda/src/transports/prepare-models.ts']),
+    expect.arrayContaining(['scripts/package-lambda.ts', 'tools/model-prep/prepare-models-cli.ts']),
   );
 });
 
@@ -67,3 +67,19 @@ test.each([...new Set([...transports, ...buildSteps])])(
     expect(missing).toEqual([]);
   },
 );
+
+test('the Lambda bundle holds no protobuf code, model tooling or laptop transport', () => {
+  const result = buildSync({
+    entryPoints: [path.join(REPO_ROOT, 'lambda/src/transports/lambda.ts')],
+    bundle: true,
+    write: false,
+    platform: 'node',
+    format: 'cjs',
+    external: ['onnxruntime-node', 'sharp'],
+    metafile: true,
+    logLevel: 'silent',
+  });
+  const inputs = Object.keys(result.metafile.inputs);
+  expect(inputs.filter((f) => /node_modules\/protobufjs|^tools\/|^local\//.test(f))).toEqual([]);
+  expect(inputs).toContain('lambda/src/adapters/prepared-models.ts');
+});

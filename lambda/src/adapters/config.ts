@@ -16,13 +16,11 @@ export interface Config {
   modelPath: string[];
   cacheDir: string;
   /**
-   * Where prepared model copies are kept (Mish without Log, weights in an external file that
-   * onnxruntime maps; see onnx-graph-rewrite.ts), keyed by the source sha256. Defaults to the
-   * cache folder locally; on Lambda only when set (the image ships them pre-built in
-   * /opt/model-rewrites, so no cold start writes 257 MB to /tmp).
-   * MODEL_REWRITE_DIR=off loads files unchanged.
+   * Where prepared model copies are looked up (prepared-models.ts), from MODEL_PREPARED_DIR.
+   * Defaults to the cache folder locally; on Lambda only when set (the image ships them in
+   * /opt/prepared-models, so no cold start writes 257 MB to /tmp). `off` loads files unchanged.
    */
-  modelRewriteDir: string | null;
+  preparedDir: string | null;
   modelS3Uri: string | null;
   defaultClassifier: string;
   defaultDetector: string;
@@ -107,11 +105,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       ...(embedded ? [embeddedDir] : []),
     ],
     cacheDir,
-    modelRewriteDir:
-      env.MODEL_REWRITE_DIR === 'off'
+    preparedDir:
+      env.MODEL_PREPARED_DIR === 'off'
         ? null
-        : env.MODEL_REWRITE_DIR
-          ? path.resolve(env.MODEL_REWRITE_DIR)
+        : env.MODEL_PREPARED_DIR
+          ? path.resolve(env.MODEL_PREPARED_DIR)
           : onLambda
             ? null
             : cacheDir,

@@ -4,18 +4,22 @@ import { ModelUnavailableError } from '../core/errors';
 import type { ModelSpec } from '../core/manifest';
 import type { LoadedModel, ModelRuntime } from '../core/ports';
 import type { OutputMap } from '../core/tensor-types';
-import { prepareOptimizedModel } from './onnx-graph-rewrite';
+import { findPreparedCopy } from './prepared-models';
 
 export interface OnnxRuntimeOptions {
   intraOpThreads: number;
   /** onnxruntime's 'all' fuses Conv+BN+activation; 'disabled' is for comparisons only. */
   graphOptimizationLevel?: ort.InferenceSession.SessionOptions['graphOptimizationLevel'];
   /**
-   * Folder for prepared copies (onnx-graph-rewrite.ts: YOLOv4's Mish without Log, about 14% less
-   * CPU, outputs equal within 1e-5; weights in an external file, mapped instead of copied), keyed
-   * by the model's sha256; null loads files as they are.
+   * Folder of prepared copies (prepared-models.ts: Mish without Log, weights in an external file
+   * mapped instead of copied); null loads files as they are.
    */
-  rewriteDir?: string | null;
+  preparedDir?: string | null;
+  /**
+   * Makes the prepared copy of a file that has none yet (locally: tools/model-prep, in process).
+   * Absent on Lambda, where the image build made them.
+   */
+  prepareMissing?: (file: string, sha256: string | null, preparedDir: string) => Promise<void>;
   /**
    * Whether idle intra-op threads spin waiting for work. Spinning saves microseconds between
    * kernels but burns the CPU that decoding the next request needs.
@@ -66,11 +70,22 @@ function checkIo(session: ort.InferenceSession, spec: ModelSpec): string[] {
 export class OnnxModelRuntime implements ModelRuntime {
   constructor(private readonly options: OnnxRuntimeOptions) {}
 
+  /** The file to load: the prepared copy when there is one, else the file itself. */
+  private async preparedCopy(file: string, sha256: string | null): Promise<string> {
+    const { preparedDir, prepareMissing } = this.options;
+    if (!preparedDir) return file;
+    const found = await findPreparedCopy(preparedDir, file, sha256);
+    if (found || !prepareMissing) return found ?? file;
+    try {
+      await prepareMissing(file, sha256, preparedDir);
+    } catch {
+      // Preparing is an optimisation, never a reason not to serve: load the file as it is.
+    }
+    return (await findPreparedCopy(preparedDir, file, sha256)) ?? file;
+  }
+
   async load(spec: ModelSpec, file: string): Promise<LoadedModel> {
-    // Preparing never stops a model from loading: on any failure it hands back the original file.
-    const source = this.options.rewriteDir
-      ? (await prepareOptimizedModel(file, spec.sha256, this.options.rewriteDir)).file
-      : file;
+    const source = await this.preparedCopy(file, spec.sha256);
     const create = (modelFile: string) =>
       ort.InferenceSession.create(modelFile, {
         intraOpNumThreads: this.options.intraOpThreads,

@@ -2,13 +2,18 @@ import type { Config } from '../adapters/config';
 import { loadManifest } from '../adapters/manifest-loader';
 import path from 'node:path';
 import { LEDGER_NAME, ModelFileStore } from '../adapters/model-files';
-import { OnnxModelRuntime } from '../adapters/onnx-runtime';
+import { OnnxModelRuntime, type OnnxRuntimeOptions } from '../adapters/onnx-runtime';
 import { createS3Client, parseS3Uri, S3ModelSource } from '../adapters/s3-model-source';
 import { SharpImageDecoder } from '../adapters/sharp-decoder';
 import { RecognitionService } from './recognition-service';
 
+/** What only some hosts add: the laptop makes missing prepared copies, the function never does. */
+export interface ServiceExtras {
+  prepareMissing?: OnnxRuntimeOptions['prepareMissing'];
+}
+
 /** The composition root: real adapters wired to the facade from a parsed Config. */
-export function createService(config: Config): RecognitionService {
+export function createService(config: Config, extras: ServiceExtras = {}): RecognitionService {
   const manifest = loadManifest(config.modelsDir, config.userManifest);
   const s3 = config.modelS3Uri
     ? new S3ModelSource(createS3Client(config.s3Endpoint), parseS3Uri(config.modelS3Uri), config.cacheDir)
@@ -23,14 +28,15 @@ export function createService(config: Config): RecognitionService {
         }
       : undefined,
     // Checksums verified when the prepared copies were made (the image build).
-    config.modelRewriteDir ? [path.join(config.modelRewriteDir, LEDGER_NAME)] : [],
+    config.preparedDir ? [path.join(config.preparedDir, LEDGER_NAME)] : [],
   );
   return new RecognitionService({
     manifest,
     files,
     runtime: new OnnxModelRuntime({
       intraOpThreads: config.intraOpThreads,
-      rewriteDir: config.modelRewriteDir,
+      preparedDir: config.preparedDir,
+      prepareMissing: extras.prepareMissing,
       allowSpinning: config.allowSpinning,
     }),
     decoder: new SharpImageDecoder({ maxPixels: config.maxImagePixels }),

@@ -1,8 +1,8 @@
-import type { Config } from '../adapters/config';
-import { loadManifest } from '../adapters/manifest-loader';
+import type { Config } from '../../lambda/src/adapters/config';
+import { loadManifest } from '../../lambda/src/adapters/manifest-loader';
 import path from 'node:path';
-import { LEDGER_NAME, ModelFileStore } from '../adapters/model-files';
-import { prepareOptimizedModel } from '../adapters/onnx-graph-rewrite';
+import { LEDGER_NAME, ModelFileStore } from '../../lambda/src/adapters/model-files';
+import { prepareModel } from './onnx-graph-rewrite';
 
 export interface PrepareReport {
   id: string;
@@ -16,12 +16,12 @@ export interface PrepareReport {
 
 /**
  * Writes the prepared copies (onnx-graph-rewrite.ts: Mish rewritten, weights in an external file)
- * of the models present on the search path into the rewrite folder ahead of time, with a ledger of
+ * of the models present on the search path into the prepared-copies folder ahead of time, with a ledger of
  * the checksums verified: the container image does this at build time so that no cold start pays
  * for preparing or hashing.
  */
 export async function prepareModels(config: Config, ids: readonly string[] | null): Promise<PrepareReport[]> {
-  const dir = config.modelRewriteDir;
+  const dir = config.preparedDir;
   if (!dir) return [];
   const manifest = loadManifest(config.modelsDir, config.userManifest);
   const store = new ModelFileStore(config.modelPath, config.modelsDir, config.cacheDir);
@@ -34,7 +34,7 @@ export async function prepareModels(config: Config, ids: readonly string[] | nul
     }
     try {
       const file = await store.locate(spec);
-      const r = await prepareOptimizedModel(file, spec.sha256, dir);
+      const r = await prepareModel(file, spec.sha256, dir);
       reports.push(
         r.error
           ? { id: spec.id, status: 'failed', message: r.error }

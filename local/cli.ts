@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../adapters/config';
-import { createService } from '../service/create-service';
-import { createApiHandler } from './api-handler';
-import { bodyBytes } from './http/api-types';
+import { loadConfig } from '../lambda/src/adapters/config';
+import { prepareMissing } from './prepare-on-load';
+import { createService } from '../lambda/src/service/create-service';
+import { createApiHandler } from '../lambda/src/transports/api-handler';
+import { bodyBytes } from '../lambda/src/transports/http/api-types';
 
 const USAGE = `usage: npm run classify -- <image> [--task classify|detect] [--model <id>] [--top-k N]
                          [--min-confidence X] [--iou X] [--max-detections N] [--manifest <file>]`;
@@ -61,7 +62,7 @@ async function main(): Promise<number> {
   process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
   process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
   const config = loadConfig(env);
-  const service = createService(config);
+  const service = createService(config, { prepareMissing });
   const api = createApiHandler(service, config);
   const query: Record<string, string> = {};
   const put = (k: string, v: string | undefined) => {

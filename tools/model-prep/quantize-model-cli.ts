@@ -1,8 +1,8 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../adapters/config';
-import { quantizeModel } from '../service/quantize-model';
+import { loadConfig } from '../../lambda/src/adapters/config';
+import { quantizeModel } from './quantize-model';
 
 const PHOTO = /\.(jpe?g|png|webp)$/i;
 const USAGE =
@@ -22,7 +22,7 @@ function photoFiles(paths: readonly string[]): string[] {
 
 /**
  * `npm run models:quantize -- yolov4 --photos ./calibration`: writes an int8 copy of a model and a
- * user manifest that serves it as `<id>-int8` (see lambda/src/service/quantize-model.ts).
+ * user manifest that serves it as `<id>-int8` (see quantize-model.ts).
  */
 async function main(): Promise<number> {
   const { values, positionals } = parseArgs({

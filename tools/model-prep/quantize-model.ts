@@ -1,14 +1,14 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Config } from '../adapters/config';
-import { loadManifest } from '../adapters/manifest-loader';
-import { ModelFileStore } from '../adapters/model-files';
-import { calibrateActivations, type CalibrationInput } from '../adapters/onnx-calibration';
-import { exposeConvTensors, quantizeConvs } from '../adapters/onnx-quantize';
-import { sha256File } from '../adapters/sha256';
-import { SharpImageDecoder } from '../adapters/sharp-decoder';
-import type { ModelSpec } from '../core/manifest';
-import { modelInput } from '../core/tensor';
+import type { Config } from '../../lambda/src/adapters/config';
+import { loadManifest } from '../../lambda/src/adapters/manifest-loader';
+import { ModelFileStore } from '../../lambda/src/adapters/model-files';
+import { calibrateActivations, type CalibrationInput } from './onnx-calibration';
+import { exposeConvTensors, quantizeConvs } from './onnx-quantize';
+import { sha256File } from '../../lambda/src/adapters/sha256';
+import { SharpImageDecoder } from '../../lambda/src/adapters/sharp-decoder';
+import type { ModelSpec } from '../../lambda/src/core/manifest';
+import { modelInput } from '../../lambda/src/core/tensor';
 
 export interface QuantizeReport {
   id: string;

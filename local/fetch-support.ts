@@ -1,9 +1,9 @@
 import { SingleBar, Presets } from 'cli-progress';
-import type { Config } from '../adapters/config';
-import { loadManifest } from '../adapters/manifest-loader';
-import { ModelFileStore } from '../adapters/model-files';
-import { downloadModel, type DownloadProgress } from '../adapters/model-download';
-import type { ModelSpec } from '../core/manifest';
+import type { Config } from '../lambda/src/adapters/config';
+import { loadManifest } from '../lambda/src/adapters/manifest-loader';
+import { ModelFileStore } from '../lambda/src/adapters/model-files';
+import { downloadModel, type DownloadProgress } from '../lambda/src/adapters/model-download';
+import type { ModelSpec } from '../lambda/src/core/manifest';
 
 function progressBar(label: string): DownloadProgress {
   const interactive = process.stderr.isTTY;

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
-import type { Config } from '../adapters/config';
-import type { RecognitionService } from '../service/recognition-service';
+import type { Config } from '../lambda/src/adapters/config';
+import type { RecognitionService } from '../lambda/src/service/recognition-service';
 import { ensureModels } from './fetch-support';
 import { startLocalServer } from './server';
 

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
-import { bodyBytes, type ApiRequest, type ApiResponse } from './http/api-types';
+import { bodyBytes, type ApiRequest, type ApiResponse } from '../lambda/src/transports/http/api-types';
 
 /** A node:http request (its body already read) as the neutral request the API takes. */
 export function fromNodeRequest(req: IncomingMessage, url: URL, body: Buffer): ApiRequest {

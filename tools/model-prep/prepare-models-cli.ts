@@ -1,12 +1,12 @@
-import { loadConfig } from '../adapters/config';
-import { prepareModels } from '../service/prepare-models';
+import { loadConfig } from '../../lambda/src/adapters/config';
+import { prepareModels } from './prepare-models';
 
-/** `npm run models:prepare [ids…]`: pre-builds the prepared model copies into MODEL_REWRITE_DIR. */
+/** `npm run models:prepare [ids…]`: pre-builds the prepared model copies into MODEL_PREPARED_DIR. */
 async function main(): Promise<number> {
   const ids = process.argv.slice(2);
   const config = loadConfig();
-  if (!config.modelRewriteDir) {
-    process.stdout.write('MODEL_REWRITE_DIR is off (or unset on Lambda): nothing to prepare.\n');
+  if (!config.preparedDir) {
+    process.stdout.write('MODEL_PREPARED_DIR is off (or unset on Lambda): nothing to prepare.\n');
     return 0;
   }
   const reports = await prepareModels(config, ids.length > 0 ? ids : null);
@@ -19,7 +19,7 @@ async function main(): Promise<number> {
           : '';
     process.stdout.write(`${r.id}: ${r.status}${detail}\n`);
   }
-  process.stdout.write(`Prepared copies in ${config.modelRewriteDir}\n`);
+  process.stdout.write(`Prepared copies in ${config.preparedDir}\n`);
   return reports.some((r) => r.status === 'failed') ? 1 : 0;
 }
 

@@ -14,6 +14,11 @@ import {
   type TensorMsg,
   toNumber,
 } from './onnx-proto';
+import {
+  PREPARED_MISH_FORM,
+  PREPARED_VERSION,
+  preparedCopyPath,
+} from '../../lambda/src/adapters/prepared-models';
 import { externalizeInitializers, hasExternalInitializers } from './onnx-external-data';
 import {
   type Field,
@@ -66,10 +71,11 @@ import {
  */
 export type MishForm = 'exp-div' | 'exp' | 'sigmoid' | 'softplus' | 'mish-op';
 
-export const DEFAULT_MISH_FORM: MishForm = 'exp-div';
+/** The form the function's prepared copies use; their names say so (prepared-models.ts). */
+export const DEFAULT_MISH_FORM: MishForm = PREPARED_MISH_FORM;
 
-/** Bump when the emitted files change, so cached prepared files are rebuilt (2: external weights). */
-export const REWRITE_VERSION = 2;
+/** Bump (in prepared-models.ts) when the emitted files change, so prepared copies are rebuilt. */
+export const REWRITE_VERSION = PREPARED_VERSION;
 
 export interface RewriteResult {
   bytes: Uint8Array;
@@ -517,8 +523,8 @@ interface Sidecar {
 }
 
 /**
- * Prepares `sourceFile` once for fast loading into
- * `<cacheDir>/optimized/<key>-v<version>-<form>-<name>` (+ `.data`, the weights), keyed by the
+ * Prepares `sourceFile` once for fast loading into the copy the function looks up
+ * (lambda/src/adapters/prepared-models.ts; + `.data`, the weights), keyed by the
  * source's sha256 (or its size and mtime when no checksum is known), and returns the path to
  * load. Two changes, both exact: every Mish chain rewritten (see rewriteMishParts), and the large
  * initializers moved into an external weights file that onnxruntime maps instead of copying (see
@@ -531,10 +537,10 @@ interface Sidecar {
  * Costs on first use: reading the source, about 0.1 s of parsing, and writing a copy of the same
  * size (257 MB for YOLOv4) into the cache folder.
  */
-export async function prepareOptimizedModel(
+export async function prepareModel(
   sourceFile: string,
   sha256: string | null,
-  cacheDir: string,
+  preparedDir: string,
   form: MishForm = DEFAULT_MISH_FORM,
 ): Promise<PreparedModel> {
   const fallback = (e: unknown, cached = false): PreparedModel => ({
@@ -546,9 +552,8 @@ export async function prepareOptimizedModel(
   });
   let out: string;
   try {
-    const st = await stat(sourceFile);
-    const key = sha256 ? sha256.slice(0, 16) : `${st.size}-${Math.round(st.mtimeMs)}`;
-    out = path.join(cacheDir, 'optimized', `${key}-v${REWRITE_VERSION}-${form}-${path.basename(sourceFile)}`);
+    const { size, mtimeMs } = await stat(sourceFile);
+    out = preparedCopyPath(preparedDir, sourceFile, { sha256, size, mtimeMs }, form);
   } catch (e) {
     return fallback(e);
   }

@@ -1,4 +1,4 @@
-import { loadConfig } from '../adapters/config';
+import { loadConfig } from '../lambda/src/adapters/config';
 import { ensureModels } from './fetch-support';
 
 /** `npm run models:fetch [ids…]`: downloads missing model files (default: the default models). */

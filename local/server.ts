@@ -3,20 +3,21 @@ import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { loadConfig, type Config } from '../adapters/config';
+import { loadConfig, type Config } from '../lambda/src/adapters/config';
 import {
   InternalError,
   InvalidRequestError,
   PayloadTooLargeError,
   type RecognitionError,
-} from '../core/errors';
-import { createService } from '../service/create-service';
-import type { RecognitionService } from '../service/recognition-service';
-import { createApiHandler } from './api-handler';
-import { errorResponse } from './http/api';
-import { bodyBytes } from './http/api-types';
+} from '../lambda/src/core/errors';
+import { prepareMissing } from './prepare-on-load';
+import { createService } from '../lambda/src/service/create-service';
+import type { RecognitionService } from '../lambda/src/service/recognition-service';
+import { createApiHandler } from '../lambda/src/transports/api-handler';
+import { errorResponse } from '../lambda/src/transports/http/api';
+import { bodyBytes } from '../lambda/src/transports/http/api-types';
 import { fromNodeRequest, writeApiResponse } from './node-http';
-import { createTelemetry } from './telemetry';
+import { createTelemetry } from '../lambda/src/transports/telemetry';
 
 export interface LocalServerOptions {
   port?: number;
@@ -118,7 +119,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
  */
 export async function startLocalServer(options: LocalServerOptions = {}): Promise<LocalServer> {
   const config = loadConfig(options.env ?? process.env);
-  const service = createService(config);
+  const service = createService(config, { prepareMissing });
   const preload = service.preload(config.preload);
   const env = options.env ?? process.env;
   const api = createApiHandler(service, config, { ready: preload, telemetry: createTelemetry(env) });
