@@ -7,9 +7,10 @@
  *   --clock-ghz=3.7       clock for the theoretical peak (default: /proc/cpuinfo)
  *   --out=DIR             results folder (default bench/results)
  */
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { parseArgs } from 'node:util';
 
 // The handler's logger and metrics read the real environment: keep them quiet.
 process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
@@ -17,6 +18,7 @@ process.env.POWERTOOLS_METRICS_DISABLED = 'true';
 
 import allocatorEnv from '../lambda/allocator-env.json';
 import { createLambdaHandler } from '../lambda/src/transports/lambda-handler';
+import { writeAtomically } from '../lambda/src/adapters/verified-write';
 import { startLocalServer } from '../local/server';
 import { dogJpeg, twelveMegapixelJpeg } from './lib/images';
 import { log } from './lib/log';
@@ -49,18 +51,25 @@ const ALL = [
   'lambda',
 ];
 
-function parseArgs(argv: string[]) {
-  const get = (name: string) => argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
-  const quick = argv.includes('--quick');
-  const only = get('only')?.split(',').filter(Boolean) ?? ALL;
+function readArgs(argv: string[]) {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      quick: { type: 'boolean', default: false },
+      only: { type: 'string' },
+      'clock-ghz': { type: 'string' },
+      out: { type: 'string' },
+    },
+  });
+  const only = values.only?.split(',').filter(Boolean) ?? ALL;
   const unknown = only.filter((s) => !ALL.includes(s));
   if (unknown.length) throw new Error(`unknown section(s) ${unknown.join(', ')}; known: ${ALL.join(', ')}`);
-  const clock = get('clock-ghz');
+  const clock = values['clock-ghz'];
   return {
-    quick,
+    quick: values.quick,
     only,
     clockGHz: clock ? Number(clock) : null,
-    out: path.resolve(get('out') ?? path.join(__dirname, 'results')),
+    out: path.resolve(values.out ?? path.join(__dirname, 'results')),
   };
 }
 
@@ -83,7 +92,7 @@ function settingsFor(quick: boolean, sections: string[]): BenchSettings {
 }
 
 async function main() {
-  const args = parseArgs(process.argv.slice(2));
+  const args = readArgs(process.argv.slice(2));
   const started = performance.now();
   const stopLoad = startLoadSampler();
   const settings = settingsFor(args.quick, args.only);
@@ -295,8 +304,7 @@ async function main() {
     ['json', `${JSON.stringify(results, null, 1)}\n`],
     ['md', renderMarkdown(results)],
   ] as const) {
-    writeFileSync(`${base}.${ext}.tmp`, text);
-    renameSync(`${base}.${ext}.tmp`, `${base}.${ext}`);
+    await writeAtomically(`${base}.${ext}`, text);
   }
   log(`done in ${Math.round(results.durationS)} s → ${base}.json, ${base}.md`);
 }

@@ -1,15 +1,15 @@
+import { parseArgs } from 'node:util';
 import { loadConfig } from '../lambda/src/adapters/config';
 import { ensureModels } from './fetch-support';
 
 /** `npm run models:fetch [ids…]`: downloads missing model files (default: the default models). */
 async function main(): Promise<number> {
-  const args = process.argv.slice(2);
-  const manifestIdx = args.indexOf('--manifest');
+  const { values, positionals: args } = parseArgs({
+    allowPositionals: true,
+    options: { manifest: { type: 'string' } },
+  });
   const env = { ...process.env };
-  if (manifestIdx >= 0) {
-    env.MODEL_MANIFEST = args[manifestIdx + 1];
-    args.splice(manifestIdx, 2);
-  }
+  if (values.manifest) env.MODEL_MANIFEST = values.manifest;
   const config = loadConfig(env);
   const ids = args.length > 0 ? args : [config.defaultClassifier, config.defaultDetector];
   const reports = await ensureModels(config, ids, (l) => {

@@ -1,5 +1,6 @@
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { writeAtomically } from '../../lambda/src/adapters/verified-write';
 import { calibrateActivations } from '../../tools/model-prep/onnx-calibration';
 import { prepareModel, rewriteMish } from '../../tools/model-prep/onnx-graph-rewrite';
 import { exposeConvTensors, QUANTIZE_VERSION, quantizeConvs } from '../../tools/model-prep/onnx-quantize';
@@ -56,8 +57,7 @@ export async function quantizedYolov4(): Promise<string> {
   const ranges = await calibrateActivations(exposed.bytes, exposed.names, [
     { data: syntheticInput(416 * 416 * 3), dims: [1, 416, 416, 3] },
   ]);
-  writeFileSync(`${out}.tmp`, quantizeConvs(bytes, ranges).bytes);
-  renameSync(`${out}.tmp`, out);
+  await writeAtomically(out, quantizeConvs(bytes, ranges).bytes);
   return out;
 }
 

@@ -1,15 +1,10 @@
 import type { Manifest, ModelSpec } from '../../lambda/src/core/manifest';
-import {
-  findModel,
-  ManifestError,
-  mergeManifests,
-  validateManifest,
-} from '../../lambda/src/core/manifest-merge';
+import { ManifestError, mergeManifests, validateManifest } from '../../lambda/src/core/manifest-merge';
 import builtIn from '../../models/manifest.json';
 
 const base = (): Manifest => validateManifest(structuredClone(builtIn), 'models/manifest.json');
 const model = (m: Manifest, id: string): ModelSpec => {
-  const found = findModel(m, id);
+  const found = m.models.find((x) => x.id === id);
   if (!found) throw new Error(`model '${id}' missing from ${m.models.map((x) => x.id).join(', ')}`);
   return found;
 };

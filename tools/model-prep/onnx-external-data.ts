@@ -1,5 +1,6 @@
 import protobuf from 'protobufjs';
-import { type Field, GRAPH_INITIALIZER, lengthHeader, MODEL_GRAPH, scanFields } from './onnx-wire';
+import { DataLocation, FIELD } from './onnx-proto';
+import { type Field, lengthHeader, scanFields, tag, WireType } from './onnx-wire';
 
 /**
  * Moves an ONNX model's large initializers out of the protobuf into a separate weights file (ONNX
@@ -33,16 +34,12 @@ export interface ExternalizedModel {
 }
 
 // TensorProto field numbers (onnx.proto).
-const TENSOR_RAW_DATA = 9;
-const TENSOR_EXTERNAL_DATA = 13;
-const TENSOR_DATA_LOCATION = 14;
-const DATA_LOCATION_EXTERNAL = 1;
 
 function externalDataEntry(key: string, value: string): Uint8Array {
   const w = protobuf.Writer.create();
-  w.uint32((TENSOR_EXTERNAL_DATA << 3) | 2).fork();
-  w.uint32((1 << 3) | 2).string(key);
-  w.uint32((2 << 3) | 2).string(value);
+  w.uint32(tag(FIELD.tensor.externalData, WireType.LENGTH_DELIMITED)).fork();
+  w.uint32(tag(FIELD.entry.key, WireType.LENGTH_DELIMITED)).string(key);
+  w.uint32(tag(FIELD.entry.value, WireType.LENGTH_DELIMITED)).string(value);
   w.ldelim();
   return w.finish();
 }
@@ -52,13 +49,13 @@ function externalDataEntry(key: string, value: string): Uint8Array {
  * copy in another folder would point at weights that are not beside it.
  */
 export function hasExternalInitializers(bytes: Uint8Array): boolean {
-  const graphField = scanFields(bytes).find((f) => f.field === MODEL_GRAPH);
+  const graphField = scanFields(bytes).find((f) => f.field === FIELD.model.graph);
   if (!graphField) return false;
   return scanFields(bytes, graphField.dataStart, graphField.end).some(
     (f) =>
-      f.field === GRAPH_INITIALIZER &&
+      f.field === FIELD.graph.initializer &&
       scanFields(bytes, f.dataStart, f.end).some(
-        (t) => t.field === TENSOR_DATA_LOCATION || t.field === TENSOR_EXTERNAL_DATA,
+        (t) => t.field === FIELD.tensor.dataLocation || t.field === FIELD.tensor.externalData,
       ),
   );
 }
@@ -75,7 +72,7 @@ export function externalizeInitializers(
   minBytes = MIN_EXTERNAL_BYTES,
 ): ExternalizedModel {
   const modelFields = scanFields(bytes);
-  const graphField = modelFields.find((f) => f.field === MODEL_GRAPH);
+  const graphField = modelFields.find((f) => f.field === FIELD.model.graph);
   const unchanged: ExternalizedModel = { modelParts: [bytes], dataParts: [], tensors: 0, dataBytes: 0 };
   if (!graphField) return unchanged;
 
@@ -84,7 +81,7 @@ export function externalizeInitializers(
   let tensors = 0;
   const graphParts: Uint8Array[] = [];
   for (const f of scanFields(bytes, graphField.dataStart, graphField.end)) {
-    const moved = f.field === GRAPH_INITIALIZER ? moveTensor(bytes, f) : null;
+    const moved = f.field === FIELD.graph.initializer ? moveTensor(bytes, f) : null;
     if (!moved) {
       graphParts.push(bytes.subarray(f.start, f.end));
       continue;
@@ -99,11 +96,11 @@ export function externalizeInitializers(
       externalDataEntry('offset', String(offset)),
       externalDataEntry('length', String(moved.data.length)),
       protobuf.Writer.create()
-        .uint32(TENSOR_DATA_LOCATION << 3)
-        .int32(DATA_LOCATION_EXTERNAL)
+        .uint32(tag(FIELD.tensor.dataLocation, WireType.VARINT))
+        .int32(DataLocation.EXTERNAL)
         .finish(),
     ];
-    graphParts.push(lengthHeader(GRAPH_INITIALIZER, sum(tensor)), ...tensor);
+    graphParts.push(lengthHeader(FIELD.graph.initializer, sum(tensor)), ...tensor);
     offset += moved.data.length;
     tensors++;
   }
@@ -111,7 +108,7 @@ export function externalizeInitializers(
 
   const modelParts: Uint8Array[] = [];
   for (const f of modelFields) {
-    if (f === graphField) modelParts.push(lengthHeader(MODEL_GRAPH, sum(graphParts)), ...graphParts);
+    if (f === graphField) modelParts.push(lengthHeader(FIELD.model.graph, sum(graphParts)), ...graphParts);
     else modelParts.push(bytes.subarray(f.start, f.end));
   }
   return { modelParts, dataParts, tensors, dataBytes: offset };
@@ -119,8 +116,9 @@ export function externalizeInitializers(
   /** The tensor's fields without raw_data, and raw_data itself, when it is worth moving. */
   function moveTensor(buf: Uint8Array, initializer: Field): { kept: Uint8Array[]; data: Uint8Array } | null {
     const fields = scanFields(buf, initializer.dataStart, initializer.end);
-    if (fields.some((t) => t.field === TENSOR_DATA_LOCATION || t.field === TENSOR_EXTERNAL_DATA)) return null;
-    const raw = fields.find((t) => t.field === TENSOR_RAW_DATA);
+    if (fields.some((t) => t.field === FIELD.tensor.dataLocation || t.field === FIELD.tensor.externalData))
+      return null;
+    const raw = fields.find((t) => t.field === FIELD.tensor.rawData);
     if (!raw || raw.end - raw.dataStart < minBytes) return null;
     return {
       kept: fields.filter((t) => t !== raw).map((t) => buf.subarray(t.start, t.end)),

@@ -1,5 +1,4 @@
-import { randomUUID } from 'node:crypto';
-import { access, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { access, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import protobuf from 'protobufjs';
 import {
@@ -9,6 +8,7 @@ import {
   decodeTensor,
   encodeNode,
   encodeTensor,
+  FIELD,
   type AttributeMsg,
   type NodeMsg,
   type TensorMsg,
@@ -19,23 +19,17 @@ import {
   PREPARED_VERSION,
   preparedCopyPath,
 } from '../../lambda/src/adapters/prepared-models';
+import { writeAtomically } from '../../lambda/src/adapters/verified-write';
 import { externalizeInitializers, hasExternalInitializers } from './onnx-external-data';
 import {
   type Field,
-  GRAPH_INITIALIZER,
-  GRAPH_INPUT,
-  GRAPH_NODE,
-  GRAPH_OUTPUT,
-  GRAPH_VALUE_INFO,
   lengthDelimited,
   lengthHeader,
-  MODEL_GRAPH,
-  MODEL_IR_VERSION,
-  MODEL_METADATA,
-  MODEL_OPSET_IMPORT,
   readStringField,
   readVarintField,
   scanFields,
+  tag,
+  WireType,
 } from './onnx-wire';
 
 /**
@@ -148,14 +142,14 @@ export function rewriteMishParts(
   form: MishForm = DEFAULT_MISH_FORM,
 ): { parts: Uint8Array[]; replaced: number } {
   const modelFields = scanFields(bytes);
-  const graphField = modelFields.find((f) => f.field === MODEL_GRAPH);
+  const graphField = modelFields.find((f) => f.field === FIELD.model.graph);
   if (!graphField) return { parts: [bytes], replaced: 0 };
   const graphFields = scanFields(bytes, graphField.dataStart, graphField.end);
   const view = (f: Field) => bytes.subarray(f.start, f.end);
   const payload = (f: Field) => bytes.subarray(f.dataStart, f.end);
 
   const nodes: NodeEntry[] = graphFields
-    .filter((f) => f.field === GRAPH_NODE)
+    .filter((f) => f.field === FIELD.graph.node)
     .map((field) => ({ field, node: decodeNode(payload(field)) }));
 
   // Names in use (tensors and nodes), consumers per tensor, producer per tensor.
@@ -166,21 +160,21 @@ export function rewriteMishParts(
   const graphInputs = new Set<string>();
   const removedTensors = new Set<string>();
   const droppedInitializers = new Set<string>();
-  const irField = modelFields.find((f) => f.field === MODEL_IR_VERSION);
+  const irField = modelFields.find((f) => f.field === FIELD.model.irVersion);
   const irVersion = irField ? readVarintField(bytes, irField) : 0;
   for (const f of graphFields) {
-    if (f.field === GRAPH_INITIALIZER) {
-      const name = readStringField(bytes, f.dataStart, f.end, 8);
+    if (f.field === FIELD.graph.initializer) {
+      const name = readStringField(bytes, f.dataStart, f.end, FIELD.tensor.name);
       if (name) {
         initializers.set(name, f);
         used.add(name);
       }
-    } else if (f.field === GRAPH_OUTPUT || f.field === GRAPH_INPUT) {
-      const name = readStringField(bytes, f.dataStart, f.end, 1);
+    } else if (f.field === FIELD.graph.output || f.field === FIELD.graph.input) {
+      const name = readStringField(bytes, f.dataStart, f.end, FIELD.valueInfo.name);
       if (!name) continue;
       used.add(name);
       // A graph output counts as one more consumer: it can never be removed.
-      if (f.field === GRAPH_OUTPUT) consumers.set(name, (consumers.get(name) ?? 0) + 1);
+      if (f.field === FIELD.graph.output) consumers.set(name, (consumers.get(name) ?? 0) + 1);
       else graphInputs.add(name);
     }
   }
@@ -415,8 +409,8 @@ export function rewriteMishParts(
       ];
     }
     const w = protobuf.Writer.create();
-    w.uint32((MODEL_OPSET_IMPORT << 3) | 2).fork();
-    w.uint32((2 << 3) | 0).int64(18);
+    w.uint32(tag(FIELD.model.opsetImport, WireType.LENGTH_DELIMITED)).fork();
+    w.uint32(tag(FIELD.opset.version, WireType.VARINT)).int64(18);
     w.ldelim();
     opsetBump = w.finish();
   }
@@ -424,20 +418,21 @@ export function rewriteMishParts(
   // Re-emit the graph: nodes in their original places, the replacements where each Mul was, new
   // initializers after the last existing one, stale value_info for removed tensors dropped.
   const graphParts: Uint8Array[] = [];
-  const lastInit = graphFields.filter((f) => f.field === GRAPH_INITIALIZER).at(-1);
+  const lastInit = graphFields.filter((f) => f.field === FIELD.graph.initializer).at(-1);
   const newInitParts = [...newInitializers.values()].map((t) =>
-    lengthDelimited(GRAPH_INITIALIZER, encodeTensor(t)),
+    lengthDelimited(FIELD.graph.initializer, encodeTensor(t)),
   );
   const byField = new Map(nodes.map((e) => [e.field.start, e]));
   for (const f of graphFields) {
     const entry = byField.get(f.start);
     if (entry?.replacement) {
-      for (const node of entry.replacement) graphParts.push(lengthDelimited(GRAPH_NODE, encodeNode(node)));
-    } else if (f.field === GRAPH_INITIALIZER && droppedInitializers.size > 0) {
-      const name = readStringField(bytes, f.dataStart, f.end, 8);
+      for (const node of entry.replacement)
+        graphParts.push(lengthDelimited(FIELD.graph.node, encodeNode(node)));
+    } else if (f.field === FIELD.graph.initializer && droppedInitializers.size > 0) {
+      const name = readStringField(bytes, f.dataStart, f.end, FIELD.tensor.name);
       if (!name || !droppedInitializers.has(name)) graphParts.push(view(f));
-    } else if (f.field === GRAPH_VALUE_INFO) {
-      const name = readStringField(bytes, f.dataStart, f.end, 1);
+    } else if (f.field === FIELD.graph.valueInfo) {
+      const name = readStringField(bytes, f.dataStart, f.end, FIELD.valueInfo.name);
       if (!name || !removedTensors.has(name)) graphParts.push(view(f));
     } else {
       graphParts.push(view(f));
@@ -449,24 +444,21 @@ export function rewriteMishParts(
 
   const parts: Uint8Array[] = [];
   for (const f of modelFields) {
-    if (f.field === MODEL_GRAPH) {
-      parts.push(lengthHeader(MODEL_GRAPH, graphLength), ...graphParts);
-    } else if (opsetBump && f.field === MODEL_OPSET_IMPORT) {
-      const domain = readStringField(bytes, f.dataStart, f.end, 1) ?? '';
+    if (f.field === FIELD.model.graph) {
+      parts.push(lengthHeader(FIELD.model.graph, graphLength), ...graphParts);
+    } else if (opsetBump && f.field === FIELD.model.opsetImport) {
+      const domain = readStringField(bytes, f.dataStart, f.end, FIELD.opset.domain) ?? '';
       if (domain !== '' && domain !== 'ai.onnx') parts.push(view(f));
       else if (!opsetBumped) {
         parts.push(opsetBump);
         opsetBumped = true;
       }
-    } else if (opsetBump && f.field === MODEL_IR_VERSION) {
+    } else if (opsetBump && f.field === FIELD.model.irVersion) {
       const version = readVarintField(bytes, f);
       parts.push(
         version >= 8
           ? view(f)
-          : protobuf.Writer.create()
-              .uint32(MODEL_IR_VERSION << 3)
-              .int64(8)
-              .finish(),
+          : protobuf.Writer.create().uint32(tag(FIELD.model.irVersion, WireType.VARINT)).int64(8).finish(),
       );
     } else {
       parts.push(view(f));
@@ -474,9 +466,11 @@ export function rewriteMishParts(
   }
   // Record what was done, for anyone inspecting the file (ModelProto.metadata_props).
   const meta = protobuf.Writer.create();
-  meta.uint32((1 << 3) | 2).string('mish_rewrite');
-  meta.uint32((2 << 3) | 2).string(`form=${form};replaced=${replaced};version=${REWRITE_VERSION}`);
-  parts.push(lengthDelimited(MODEL_METADATA, meta.finish()));
+  meta.uint32(tag(FIELD.entry.key, WireType.LENGTH_DELIMITED)).string('mish_rewrite');
+  meta
+    .uint32(tag(FIELD.entry.value, WireType.LENGTH_DELIMITED))
+    .string(`form=${form};replaced=${replaced};version=${REWRITE_VERSION}`);
+  parts.push(lengthDelimited(FIELD.model.metadataProps, meta.finish()));
   return { parts, replaced };
 }
 
@@ -485,17 +479,6 @@ export function rewriteMish(bytes: Uint8Array, form: MishForm = DEFAULT_MISH_FOR
   const { parts, replaced } = rewriteMishParts(bytes, form);
   if (replaced === 0) return { bytes, replaced };
   return { bytes: Buffer.concat(parts), replaced };
-}
-
-async function writeParts(file: string, parts: readonly Uint8Array[]): Promise<void> {
-  const handle = await open(file, 'w');
-  try {
-    for (const p of parts) {
-      for (let off = 0; off < p.length;) off += (await handle.write(p, off, p.length - off)).bytesWritten;
-    }
-  } finally {
-    await handle.close();
-  }
 }
 
 export interface PreparedModel {
@@ -557,7 +540,6 @@ export async function prepareModel(
   } catch (e) {
     return fallback(e);
   }
-  const dir = path.dirname(out);
   const none = `${out}.none`;
   const weights = `${out}.data`;
   if (await exists(out)) {
@@ -583,8 +565,7 @@ export async function prepareModel(
     const source = await readFile(sourceFile);
     if (hasExternalInitializers(source)) {
       // Its weights are found relative to the source's folder: a copy elsewhere would lose them.
-      await mkdir(dir, { recursive: true });
-      await writeParts(none, []);
+      await writeAtomically(none, []);
       return fallback(undefined);
     }
     const external = externalizeInitializers(source, path.basename(weights));
@@ -595,28 +576,24 @@ export async function prepareModel(
   } catch (e) {
     return fallback(e);
   }
-  const tmp = `${out}.${randomUUID()}.tmp`;
   try {
-    await mkdir(dir, { recursive: true });
     if (replaced === 0 && externalTensors === 0) {
-      await writeParts(tmp, []);
-      await rename(tmp, none);
+      await writeAtomically(none, []);
       return fallback(undefined);
     }
-    const sidecar = Buffer.from(
-      JSON.stringify({ source: path.basename(sourceFile), sha256, form, replaced, externalTensors }),
-    );
-    await writeParts(`${tmp}.json`, [sidecar]);
-    await rename(`${tmp}.json`, `${out}.json`);
-    if (externalTensors > 0) {
-      await writeParts(`${tmp}.data`, dataParts);
-      await rename(`${tmp}.data`, weights);
-    }
-    await writeParts(tmp, parts);
-    await rename(tmp, out);
+    const sidecar = JSON.stringify({
+      source: path.basename(sourceFile),
+      sha256,
+      form,
+      replaced,
+      externalTensors,
+    });
+    await writeAtomically(`${out}.json`, sidecar);
+    // The weights before the model that refers to them.
+    if (externalTensors > 0) await writeAtomically(weights, dataParts);
+    await writeAtomically(out, parts);
     return { file: out, replaced, externalTensors, cached: false };
   } catch (e) {
-    for (const f of [tmp, `${tmp}.json`, `${tmp}.data`]) await rm(f, { force: true });
     return fallback(e);
   }
 }

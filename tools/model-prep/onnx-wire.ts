@@ -58,9 +58,15 @@ export function readVarintField(buf: Uint8Array, f: Field): number {
   return toNumber(reader.int64() as unknown as number);
 }
 
+/** Protobuf wire types (the low three bits of a field's tag). */
+export const WireType = { VARINT: 0, LENGTH_DELIMITED: 2 } as const;
+
+/** A field's tag: its number (from onnx-proto.ts FIELD) and wire type. */
+export const tag = (fieldNo: number, wireType: number): number => ((fieldNo << 3) | wireType) >>> 0;
+
 export const lengthDelimited = (fieldNo: number, payload: Uint8Array): Uint8Array => {
   const w = protobuf.Writer.create();
-  w.uint32((fieldNo << 3) | 2).uint32(payload.length);
+  w.uint32(tag(fieldNo, WireType.LENGTH_DELIMITED)).uint32(payload.length);
   const head = w.finish();
   const out = new Uint8Array(head.length + payload.length);
   out.set(head);
@@ -69,18 +75,4 @@ export const lengthDelimited = (fieldNo: number, payload: Uint8Array): Uint8Arra
 };
 
 export const lengthHeader = (fieldNo: number, length: number): Uint8Array =>
-  protobuf.Writer.create()
-    .uint32((fieldNo << 3) | 2)
-    .uint32(length)
-    .finish();
-
-// ModelProto / GraphProto field numbers (onnx.proto).
-export const MODEL_IR_VERSION = 1;
-export const MODEL_GRAPH = 7;
-export const MODEL_OPSET_IMPORT = 8;
-export const MODEL_METADATA = 14;
-export const GRAPH_NODE = 1;
-export const GRAPH_INITIALIZER = 5;
-export const GRAPH_INPUT = 11;
-export const GRAPH_OUTPUT = 12;
-export const GRAPH_VALUE_INFO = 13;
+  protobuf.Writer.create().uint32(tag(fieldNo, WireType.LENGTH_DELIMITED)).uint32(length).finish();

@@ -1,9 +1,10 @@
+import { parseArgs } from 'node:util';
 import { loadConfig } from '../../lambda/src/adapters/config';
 import { prepareModels } from './prepare-models';
 
 /** `npm run models:prepare [ids…]`: pre-builds the prepared model copies into MODEL_PREPARED_DIR. */
 async function main(): Promise<number> {
-  const ids = process.argv.slice(2);
+  const { positionals: ids } = parseArgs({ allowPositionals: true, options: {} });
   const config = loadConfig();
   if (!config.preparedDir) {
     process.stdout.write('MODEL_PREPARED_DIR is off (or unset on Lambda): nothing to prepare.\n');

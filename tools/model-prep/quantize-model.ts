@@ -1,4 +1,4 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../../lambda/src/adapters/config';
 import { loadManifest } from '../../lambda/src/adapters/manifest-loader';
@@ -6,6 +6,7 @@ import { ModelFileStore } from '../../lambda/src/adapters/model-files';
 import { calibrateActivations, type CalibrationInput } from './onnx-calibration';
 import { exposeConvTensors, quantizeConvs } from './onnx-quantize';
 import { sha256File } from '../../lambda/src/adapters/sha256';
+import { writeAtomically } from '../../lambda/src/adapters/verified-write';
 import { SharpImageDecoder } from '../../lambda/src/adapters/sharp-decoder';
 import type { ModelSpec } from '../../lambda/src/core/manifest';
 import { modelInput } from '../../lambda/src/core/tensor';
@@ -18,12 +19,6 @@ export interface QuantizeReport {
   entry: ModelSpec;
   convolutions: number;
   calibrationImages: number;
-}
-
-async function writeAtomically(file: string, bytes: Uint8Array | string): Promise<void> {
-  const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, bytes);
-  await rename(tmp, file);
 }
 
 /**

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { mkdir, open, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
@@ -15,6 +15,44 @@ export class ChecksumMismatchError extends Error {
   ) {
     super(`sha256 of ${path.basename(file)} is ${actual}, expected ${expected}`);
   }
+}
+
+/**
+ * The one way files are written here: `write` fills a temporary name beside `dest` (created
+ * folder included), and only a complete file is renamed to `dest`; on any failure the temporary
+ * file is removed and `dest` is untouched. Readers never see a half-written file.
+ */
+export async function replaceAtomically<T>(dest: string, write: (tmp: string) => Promise<T>): Promise<T> {
+  await mkdir(path.dirname(dest), { recursive: true });
+  const tmp = `${dest}.partial-${process.pid}-${randomBytes(4).toString('hex')}`;
+  try {
+    const result = await write(tmp);
+    await rename(tmp, dest);
+    return result;
+  } finally {
+    await rm(tmp, { force: true });
+  }
+}
+
+/** Writes bytes, a string or a list of byte ranges (in order) to `dest` through replaceAtomically. */
+export function writeAtomically(
+  dest: string,
+  data: string | Uint8Array | readonly Uint8Array[],
+): Promise<void> {
+  return replaceAtomically(dest, async (tmp) => {
+    if (typeof data === 'string' || data instanceof Uint8Array) {
+      await writeFile(tmp, data);
+      return;
+    }
+    const handle = await open(tmp, 'w');
+    try {
+      for (const p of data) {
+        for (let off = 0; off < p.length;) off += (await handle.write(p, off, p.length - off)).bytesWritten;
+      }
+    } finally {
+      await handle.close();
+    }
+  });
 }
 
 /**
@@ -36,10 +74,6 @@ export async function writeVerified(
     held.error = e;
   };
   source.once('error', holdEarlyError);
-  await mkdir(path.dirname(dest), { recursive: true });
-  source.off('error', holdEarlyError);
-  if (held.error) throw held.error;
-  const tmp = `${dest}.partial-${process.pid}-${randomBytes(4).toString('hex')}`;
   const hash = createHash('sha256');
   let bytes = 0;
   const tap = new Transform({
@@ -50,7 +84,9 @@ export async function writeVerified(
       done(null, chunk);
     },
   });
-  try {
+  return replaceAtomically(dest, async (tmp) => {
+    source.off('error', holdEarlyError);
+    if (held.error) throw held.error;
     await pipeline(source, tap, createWriteStream(tmp));
     const sha256 = hash.digest('hex');
     if (expectedBytes != null && bytes !== expectedBytes) {
@@ -58,11 +94,8 @@ export async function writeVerified(
     }
     if (expectedSha256 && sha256 !== expectedSha256)
       throw new ChecksumMismatchError(dest, expectedSha256, sha256);
-    await rename(tmp, dest);
     return { sha256, bytes };
-  } finally {
-    await rm(tmp, { force: true });
-  }
+  });
 }
 
 export class ShortTransferError extends Error {

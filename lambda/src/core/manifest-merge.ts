@@ -1,4 +1,4 @@
-import type { Manifest, ModelSpec } from './manifest';
+import type { Manifest } from './manifest';
 
 export class ManifestError extends Error {
   override name = 'ManifestError';
@@ -123,8 +123,4 @@ function withUrlList(entry: Json): Json {
   if (url !== null && typeof url !== 'string') return entry; // validation names the field
   const list = [...(url ? [url] : []), ...((Array.isArray(urls) ? urls : []) as unknown[])];
   return { ...rest, urls: list };
-}
-
-export function findModel(manifest: Manifest, id: string): ModelSpec | undefined {
-  return manifest.models.find((m) => m.id === id);
 }
