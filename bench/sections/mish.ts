@@ -1,12 +1,8 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type * as ort from 'onnxruntime-node';
-import {
-  prepareModel,
-  rewriteMish,
-  rewriteMishParts,
-  type MishForm,
-} from '../../tools/model-prep/onnx-graph-rewrite';
+import { prepareModel, rewriteMish, rewriteMishParts } from '../../tools/model-prep/onnx-graph-rewrite';
+import { MISH_FORMS } from '../lib/mish-forms';
 import { kernelProfile, type KernelProfile } from '../lib/ort-profile';
 import { log } from '../lib/log';
 import { BENCH_CACHE, syntheticInput } from '../lib/models';
@@ -165,11 +161,10 @@ export async function runMish(
 
   let forms: MishThreads | null = null;
   if (opts.forms) {
-    const candidates: MishForm[] = ['exp-div', 'exp', 'sigmoid', 'softplus', 'mish-op'];
     forms = await interleaved(
       [
         { name: 'zoo', source: original },
-        ...candidates.map((form) => ({ name: form, source: rewriteMish(bytes, form).bytes })),
+        ...MISH_FORMS.map((form) => ({ name: form.name, source: rewriteMish(bytes, form).bytes })),
       ],
       1,
       Math.max(3, Math.round(opts.rounds / 2)),

@@ -9,12 +9,8 @@ import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { BENCH_MODELS_DIR, ensureBenchModels } from '../../bench/standins/make-bench-models';
-import {
-  prepareModel,
-  REWRITE_VERSION,
-  rewriteMish,
-  type MishForm,
-} from '../../tools/model-prep/onnx-graph-rewrite';
+import { prepareModel, REWRITE_VERSION, rewriteMish } from '../../tools/model-prep/onnx-graph-rewrite';
+import { EXP, MISH_OP, SIGMOID, SOFTPLUS } from '../../bench/lib/mish-forms';
 import {
   DataType,
   decodeModel,
@@ -181,13 +177,13 @@ describe('synthetic graphs', () => {
     30_000,
   );
 
-  it.each<MishForm>(['exp', 'sigmoid', 'softplus', 'mish-op'])(
-    'the %s form is exact as well',
-    async (form) => {
+  it.each([EXP, SIGMOID, SOFTPLUS, MISH_OP].map((f) => [f.name, f] as const))(
+    'the %s form (bench/lib/mish-forms.ts) is exact as well',
+    async (_name, form) => {
       const original = mishModel('reshape-shared');
       const { bytes, replaced } = rewriteMish(original, form);
       expect(replaced).toBe(2);
-      if (form === 'mish-op') {
+      if (form === MISH_OP) {
         const opsets = decodeModel(bytes).opset_import ?? [];
         expect(opsets.map((o) => toNumber(o.version))).toEqual([18]);
       }

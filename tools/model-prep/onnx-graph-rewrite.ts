@@ -46,27 +46,64 @@ import {
  * pattern round-trips unchanged and nothing unknown is lost.
  */
 
-/**
- * The replacement forms (Mish(x) = x·tanh(softplus(x)); with n = eˣ and t = n·(n+2),
- * tanh(ln(1+n)) = ((1+n)²−1)/((1+n)²+1) = t/(t+2) exactly):
- * - `exp-div` (default, 6 ops, all NCHW): y = x / (1 + 2/t). No guard is needed: for large x,
- *   t = inf gives 2/t = 0 and y = x; for very negative x, t = 0 gives 2/t = inf and y = −0. The
- *   fastest form measured (bench/sections/mish.ts, docs/performance.md).
- * - `exp` (7 ops): n = exp(min(x, 20)), y = x·t/(t+2). The min avoids inf/inf; for x > 20,
- *   t/(t+2) is 1 in float32, so the guard is exact.
- * - `sigmoid` (6 ops): s = σ(x), p = s·(2−s), y = x·p/(2−p). Exact too, but onnxruntime runs σ in
- *   the NCHWc layout next to the convolution and adds a second layout conversion per chain.
- * - `softplus` (3 ops): Softplus → Tanh → Mul. For comparison only: about 2× slower on ORT CPU.
- * - `mish-op` (1 op): the ONNX opset-18 `Mish` operator. Needs the default-domain opset raised to
- *   18 (and IR ≥ 8), which this code does only for graphs whose other ops keep their meaning
- *   (Split's `split` attribute becomes an input); anything else is refused. onnxruntime 1.30 has
- *   no CPU Mish kernel and expands the op's function body (Softplus, Tanh, Mul): as slow as
- *   `softplus`.
- */
-export type MishForm = 'exp-div' | 'exp' | 'sigmoid' | 'softplus' | 'mish-op';
+/** What a Mish form builds its nodes with (one chain at a time). */
+export interface MishNodeContext {
+  /** The chain's input and output tensors. */
+  x: string;
+  y: string;
+  /** A float constant with the matched 1's dims (so broadcasting and the output rank are unchanged). */
+  constant: (value: number) => string;
+  /** A fresh tensor name for an intermediate result. */
+  tensor: (suffix: string) => string;
+  /** A default-domain node with a fresh name. */
+  node: (op: string, inputs: string[], output: string) => NodeMsg;
+}
 
-/** The form the function's prepared copies use; their names say so (prepared-models.ts). */
-export const DEFAULT_MISH_FORM: MishForm = PREPARED_MISH_FORM;
+/** What a form may change in the rest of the graph once its chains are in place. */
+export interface GraphEdit {
+  /** The graph's nodes; set `replacement` to change one. */
+  nodes: readonly { node: NodeMsg; replacement?: NodeMsg[] }[];
+  fresh: (base: string) => string;
+  addInitializer: (tensor: TensorMsg) => void;
+}
+
+/** A replacement for the Mish chain: y = Mish(x) = x·tanh(softplus(x)). */
+export interface MishForm {
+  /** Part of prepared copies' names, and of the metadata a rewritten model carries. */
+  readonly name: string;
+  nodes(ctx: MishNodeContext): NodeMsg[];
+  /** Graph-wide changes the form needs; returns the default-domain opset to declare, if it changes. */
+  adaptGraph?(graph: GraphEdit): number | undefined;
+}
+
+/**
+ * The form the function's prepared copies use. With n = eˣ and t = n·(n+2),
+ * tanh(ln(1+n)) = ((1+n)²−1)/((1+n)²+1) = t/(t+2) exactly, so y = x / (1 + 2/t): six ops, all in
+ * the convolutions' layout. No guard is needed: for large x, t = inf gives 2/t = 0 and y = x; for
+ * very negative x, t = 0 gives 2/t = inf and y = −0. The other forms compared in
+ * bench/sections/mish.ts live in bench/lib/mish-forms.ts (docs/performance.md has the numbers).
+ */
+export const EXP_DIV: MishForm = {
+  name: PREPARED_MISH_FORM,
+  nodes: ({ x, y, constant, tensor, node }) => {
+    const [one, two] = [constant(1), constant(2)];
+    const [e, a, t, v, w] = ['exp', 'a', 't', 'v', 'w'].map(tensor) as [
+      string,
+      string,
+      string,
+      string,
+      string,
+    ];
+    return [
+      node('Exp', [x], e),
+      node('Add', [e, two], a),
+      node('Mul', [e, a], t),
+      node('Div', [two, t], v),
+      node('Add', [v, one], w),
+      node('Div', [x, w], y),
+    ];
+  },
+};
 
 /** Bump (in prepared-models.ts) when the emitted files change, so prepared copies are rebuilt. */
 export const REWRITE_VERSION = PREPARED_VERSION;
@@ -126,20 +163,13 @@ interface NodeEntry {
   replacement?: NodeMsg[];
 }
 
-/** Ops whose opset-11 meaning is unchanged at opset 18 (Split is converted). */
-const OPSET18_SAFE = new Set([
-  'Add', 'Sub', 'Mul', 'Div', 'Conv', 'Exp', 'Log', 'Tanh', 'Sigmoid', 'LeakyRelu', 'Relu', 'Concat',
-  'Slice', 'Cast', 'Shape', 'Transpose', 'Reshape', 'MaxPool', 'Gather', 'Split', 'Resize', 'Min',
-  'Max', 'Softplus', 'Identity', 'Constant', 'Mish',
-]); // prettier-ignore
-
 /**
  * Finds every Mish chain and replaces it with `form`. Returns the pieces of the new model (views
  * into `bytes` plus small new buffers), so a caller can write them without one big copy.
  */
 export function rewriteMishParts(
   bytes: Uint8Array,
-  form: MishForm = DEFAULT_MISH_FORM,
+  form: MishForm = EXP_DIV,
 ): { parts: Uint8Array[]; replaced: number } {
   const modelFields = scanFields(bytes);
   const graphField = modelFields.find((f) => f.field === FIELD.model.graph);
@@ -304,67 +334,19 @@ export function rewriteMishParts(
       if (!exp || !one || !y) continue;
 
       const base = m.name || y;
-      const t = (suffix: string) => fresh(`${base}/mish_${suffix}`);
-      const n = (op: string, inputs: string[], output: string, extra: Partial<NodeMsg> = {}): NodeMsg => ({
-        op_type: op,
-        input: inputs,
-        output: [output],
-        name: fresh(`${base}/mish_rewrite/${op}`),
-        ...extra,
-      });
-      // Constants keep the matched 1's dims, so broadcasting (and the output rank) is unchanged.
       const dims = one.dims;
-      let replacement: NodeMsg[];
-      if (form === 'sigmoid') {
-        const two = constant(2, dims);
-        const [s, q, p, d, r] = ['s', 'q', 'p', 'd', 'r'].map(t) as [string, string, string, string, string];
-        replacement = [
-          n('Sigmoid', [x], s),
-          n('Sub', [two, s], q),
-          n('Mul', [s, q], p),
-          n('Sub', [two, p], d),
-          n('Div', [p, d], r),
-          n('Mul', [x, r], y),
-        ];
-      } else if (form === 'exp') {
-        const two = constant(2, dims);
-        const cap = constant(20, dims);
-        const [c, e, a, tt, u, r] = ['min', 'exp', 'a', 't', 'u', 'r'].map(t) as [
-          string, string, string, string, string, string,
-        ]; // prettier-ignore
-        replacement = [
-          n('Min', [x, cap], c),
-          n('Exp', [c], e),
-          n('Add', [e, two], a),
-          n('Mul', [e, a], tt),
-          n('Add', [tt, two], u),
-          n('Div', [tt, u], r),
-          n('Mul', [x, r], y),
-        ];
-      } else if (form === 'exp-div') {
-        const one1 = constant(1, dims);
-        const two = constant(2, dims);
-        const [e, a, tt, v, w] = ['exp', 'a', 't', 'v', 'w'].map(t) as [
-          string,
-          string,
-          string,
-          string,
-          string,
-        ];
-        replacement = [
-          n('Exp', [x], e),
-          n('Add', [e, two], a),
-          n('Mul', [e, a], tt),
-          n('Div', [two, tt], v),
-          n('Add', [v, one1], w),
-          n('Div', [x, w], y),
-        ];
-      } else if (form === 'softplus') {
-        const [sp, th] = ['softplus', 'tanh'].map(t) as [string, string];
-        replacement = [n('Softplus', [x], sp), n('Tanh', [sp], th), n('Mul', [x, th], y)];
-      } else {
-        replacement = [n('Mish', [x], y)];
-      }
+      const replacement = form.nodes({
+        x,
+        y,
+        constant: (value) => constant(value, dims),
+        tensor: (suffix) => fresh(`${base}/mish_${suffix}`),
+        node: (op, inputs, output) => ({
+          op_type: op,
+          input: inputs,
+          output: [output],
+          name: fresh(`${base}/mish_rewrite/${op}`),
+        }),
+      });
       mul.replacement = replacement;
       for (const e of [tanh, log, add, exp]) {
         e.replacement = [];
@@ -379,38 +361,15 @@ export function rewriteMishParts(
 
   let opsetBump: Uint8Array | null = null;
   let opsetBumped = false;
-  if (form === 'mish-op') {
-    const unsafe = [...new Set(nodes.map((e) => e.node.op_type ?? ''))].filter((op) => !OPSET18_SAFE.has(op));
-    const foreign = nodes.some((e) => (e.node.domain ?? '') !== '');
-    if (unsafe.length > 0 || foreign) {
-      throw new Error(
-        `mish-op needs opset 18; not converting a graph with ${foreign ? 'non-default domains' : unsafe.join(', ')}`,
-      );
-    }
-    for (const e of nodes) {
-      if (e.node.op_type !== 'Split' || e.replacement) continue;
-      const split = attr(e.node, 'split');
-      if (!split) continue;
-      const name = fresh(`${e.node.name || 'split'}/split_sizes`);
-      const raw = Buffer.alloc(8 * (split.ints?.length ?? 0));
-      (split.ints ?? []).forEach((v, i) => raw.writeBigInt64LE(BigInt(toNumber(v)), i * 8));
-      newInitializers.set(name, {
-        name,
-        data_type: DataType.INT64,
-        dims: [split.ints?.length ?? 0],
-        raw_data: raw,
-      });
-      e.replacement = [
-        {
-          ...e.node,
-          input: [...(e.node.input ?? []), name],
-          attribute: (e.node.attribute ?? []).filter((a) => a.name !== 'split'),
-        },
-      ];
-    }
+  const opset = form.adaptGraph?.({
+    nodes,
+    fresh,
+    addInitializer: (t) => newInitializers.set(t.name ?? fresh('mish_rewrite/initializer'), t),
+  });
+  if (opset !== undefined) {
     const w = protobuf.Writer.create();
     w.uint32(tag(FIELD.model.opsetImport, WireType.LENGTH_DELIMITED)).fork();
-    w.uint32(tag(FIELD.opset.version, WireType.VARINT)).int64(18);
+    w.uint32(tag(FIELD.opset.version, WireType.VARINT)).int64(opset);
     w.ldelim();
     opsetBump = w.finish();
   }
@@ -469,13 +428,13 @@ export function rewriteMishParts(
   meta.uint32(tag(FIELD.entry.key, WireType.LENGTH_DELIMITED)).string('mish_rewrite');
   meta
     .uint32(tag(FIELD.entry.value, WireType.LENGTH_DELIMITED))
-    .string(`form=${form};replaced=${replaced};version=${REWRITE_VERSION}`);
+    .string(`form=${form.name};replaced=${replaced};version=${REWRITE_VERSION}`);
   parts.push(lengthDelimited(FIELD.model.metadataProps, meta.finish()));
   return { parts, replaced };
 }
 
 /** Replaces every Mish chain in an ONNX model; returns the original bytes when there is none. */
-export function rewriteMish(bytes: Uint8Array, form: MishForm = DEFAULT_MISH_FORM): RewriteResult {
+export function rewriteMish(bytes: Uint8Array, form: MishForm = EXP_DIV): RewriteResult {
   const { parts, replaced } = rewriteMishParts(bytes, form);
   if (replaced === 0) return { bytes, replaced };
   return { bytes: Buffer.concat(parts), replaced };
@@ -524,7 +483,7 @@ export async function prepareModel(
   sourceFile: string,
   sha256: string | null,
   preparedDir: string,
-  form: MishForm = DEFAULT_MISH_FORM,
+  form: MishForm = EXP_DIV,
 ): Promise<PreparedModel> {
   const fallback = (e: unknown, cached = false): PreparedModel => ({
     file: sourceFile,
@@ -536,7 +495,7 @@ export async function prepareModel(
   let out: string;
   try {
     const { size, mtimeMs } = await stat(sourceFile);
-    out = preparedCopyPath(preparedDir, sourceFile, { sha256, size, mtimeMs }, form);
+    out = preparedCopyPath(preparedDir, sourceFile, { sha256, size, mtimeMs }, form.name);
   } catch (e) {
     return fallback(e);
   }
@@ -584,7 +543,7 @@ export async function prepareModel(
     const sidecar = JSON.stringify({
       source: path.basename(sourceFile),
       sha256,
-      form,
+      form: form.name,
       replaced,
       externalTensors,
     });
