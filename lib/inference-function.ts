@@ -159,8 +159,7 @@ export class InferenceFunction extends Construct {
       architecture: lambda.Architecture.X86_64,
       memorySize: props.memorySize ?? 3008,
       timeout: FUNCTION_TIMEOUT,
-      // /tmp holds the models downloaded from S3 (resnet50 + yolov4 = 360 MB) and the runtime's rewritten
-      // copy of yolov4 (Mish replaced, 257 MB) in MODEL_CACHE_DIR/optimized.
+      // /tmp holds the models downloaded from S3 (resnet50 + yolov4 = 360 MB).
       ephemeralStorageSize: Size.mebibytes(modelSource.kind === 's3' ? 2048 : 1024),
       reservedConcurrentExecutions: props.reservedConcurrency,
       logGroup: this.logGroup,

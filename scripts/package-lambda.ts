@@ -7,13 +7,12 @@
  *   node_modules/   only those two and their run-time dependencies, for linux/x64 (glibc),
  *                   onnxruntime-node pruned to bin/napi-v6/linux/x64
  *
- * The Dockerfile runs this same script, so test/infra/package.test.ts (which loads the folder in a
- * fresh node process) proves the image layout without a Docker engine.
+ * The Dockerfile runs this same script; test/image rehearses the Dockerfile's stages and loads the
+ * result in a fresh node process, proving the image layout without a Docker engine.
  *
  * node_modules is copied from the repo's node_modules (installed from package-lock.json) instead of
- * running `npm install --omit=dev`: both were measured (copy ~1 s; npm install --offline from the
- * cache 5 s and 22 packages, because npm also installs the dependencies of onnxruntime-node's
- * skipped postinstall). Copying is offline, pinned by the lockfile and needs no npm cache.
+ * running `npm install --omit=dev`, which would also install the dependencies of onnxruntime-node's
+ * skipped postinstall. Copying is offline, pinned by the lockfile and needs no npm cache.
  *
  * Usage:
  *   npm run package [-- --out dist/lambda-package]

@@ -6,10 +6,10 @@
  *
  * Why (measured, docs/performance.md "Allocator settings"): creating an onnxruntime session copies
  * the model's weights several times; with glibc's defaults every large block is a fresh mmap, and
- * each 4 KiB page faults on first touch (about 100,000 faults for ResNet-50's 100 MB). Large blocks
+ * each 4 KiB page faults on first touch. Large blocks
  * from the heap instead (MALLOC_MMAP_THRESHOLD_ at glibc's 32 MiB maximum), freed memory kept for
  * reuse (MALLOC_TRIM_THRESHOLD_), transparent huge pages for the heap (glibc ≥ 2.35 tunable) and two
- * arenas instead of 16 bring that to about 3,600 faults. The Lambda image sets the same variables.
+ * arenas instead of 16 remove most of those faults. The Lambda image sets the same variables.
  *
  * Variables already in the environment win; ALLOCATOR_TUNING=off starts the entry with glibc's
  * defaults. Used by `npm start`, `npm run classify` and `npm run bench`.

@@ -8,7 +8,7 @@ import { type Field, lengthHeader, scanFields, tag, WireType } from './onnx-wire
  *
  * Why: onnxruntime reads an embedded model whole, keeps the parsed protobuf while it builds its
  * own tensors from it and then reorders the convolution weights, so the weights exist three times
- * during session creation (YOLOv4: 257 MB → peak RSS about 720 MB before the first run). External
+ * during session creation (docs/performance.md has YOLOv4's peak RSS). External
  * data is memory-mapped instead of copied, so session creation is faster and the peak lower
  * (measured in docs/performance.md). Offsets are aligned to 64 KiB, the granularity onnxruntime
  * needs to map a tensor in place.

@@ -37,8 +37,8 @@ import {
  *
  *   y = Mul(x, Tanh(Log(Add(Exp(x), 1))))
  *
- * into an exact equivalent without Log, which onnxruntime's CPU kernel computes slowly (17–18% of
- * YOLOv4's time on its own). The chain is found by pattern, not by node names.
+ * into an exact equivalent without Log, which onnxruntime's CPU kernel computes slowly (a large share
+ * of YOLOv4's time on its own, docs/performance.md). The chain is found by pattern, not by node names.
  *
  * The model is edited on the protobuf wire format: only NodeProtos (and small constant tensors)
  * are decoded. Every other field — initializers (250 MB of raw_data), value_info, metadata,
@@ -476,8 +476,8 @@ interface Sidecar {
  * falls back to the source file (with `error` set): preparing is an optimisation, never a reason
  * not to serve.
  *
- * Costs on first use: reading the source, about 0.1 s of parsing, and writing a copy of the same
- * size (257 MB for YOLOv4) into the cache folder.
+ * Costs on first use: reading and parsing the source, and writing a copy of the same size into
+ * the prepared-copies folder.
  */
 export async function prepareModel(
   sourceFile: string,

@@ -19,11 +19,10 @@ import {
  * calibration run on real photos (`exposeConvTensors`, then the caller runs it). QLinearConv with
  * per-channel scales exists since opset 10, so the model's opset does not change.
  *
- * Why: on a CPU with VNNI, int8 convolutions run at about twice the fp32 rate (YOLOv4 stand-in,
- * 2 threads: 102–127 ms against 204–235 ms; docs/performance.md). The output convolutions (YOLO
- * heads) stay float, see outputConvolutions. Accuracy must be checked per model:
- * test/slow/quantize.test.ts holds Yolo-Fastest to EXPECTED.md after quantisation; YOLOX-nano
- * keeps its objects on dog.jpg but some scores drop a lot (person.jpg's dog 0.87 → 0.44).
+ * Why: on a CPU with VNNI, int8 convolutions run much faster than fp32 (docs/performance.md has
+ * the YOLOv4 stand-in's numbers). The output convolutions (YOLO heads) stay float, see
+ * outputConvolutions. Accuracy must be checked per model: test/slow/quantize.test.ts holds
+ * Yolo-Fastest to EXPECTED.md after quantisation; docs/performance.md says what it costs YOLOX-nano.
  */
 
 /** Bump when the quantised graph changes, so cached copies (the bench's) are rebuilt. */

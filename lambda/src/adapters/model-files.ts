@@ -28,8 +28,8 @@ function readLedger(file: string): [string, VerifiedEntry][] {
  * Finds model files on a search path and verifies each one's sha256 once: the result is
  * remembered by size and mtime (in memory and in the cache folder), so a 250 MB model is hashed
  * once per change, not once per start. `trustedLedgers` are read-only ledgers written where the
- * files were verified earlier (the image build: hashing ResNet-50 and YOLOv4 again would add about
- * 2 s to every cold start); an entry counts only while the file keeps its size and mtime.
+ * files were verified earlier (the image build: hashing ResNet-50 and YOLOv4 again would lengthen
+ * every cold start, docs/performance.md); an entry counts only while the file keeps its size and mtime.
  */
 export class ModelFileStore implements ModelFiles {
   private readonly verified = new Map<string, VerifiedEntry>();

@@ -93,7 +93,7 @@ export class OnnxModelRuntime implements ModelRuntime {
         executionMode: 'sequential',
         graphOptimizationLevel: this.options.graphOptimizationLevel ?? 'all',
         // onnxruntime's memory pattern reserves one block for all activations after the first run:
-        // about 100 MB more RSS for YOLOv4 and no measurable speed-up here (docs/performance.md).
+        // more RSS for YOLOv4 and no speed-up (measured in docs/performance.md).
         enableMemPattern: false,
         extra: {
           session: { intra_op: { allow_spinning: this.options.allowSpinning === false ? '0' : '1' } },

@@ -39,8 +39,8 @@ function decodeError(e: unknown, maxPixels: number): Error {
 
 /**
  * Whether decoding must run the embedded profile through lcms. For an sRGB profile the transform
- * leaves every pixel as it was yet costs about half of prepare() (dog.jpg: ~15 ms with it, ~7.5 ms
- * without), and the ImageNet/COCO training pipelines (PIL) ignore ICC profiles anyway. Wide-gamut
+ * leaves every pixel as it was yet costs about half of prepare() (docs/performance.md, "Embedded sRGB
+ * profiles"), and the ImageNet/COCO training pipelines (PIL) ignore ICC profiles anyway. Wide-gamut
  * (Display P3, Adobe RGB), CMYK and unparsable profiles keep the transform so their colours stay right.
  */
 function needsIccTransform(icc: Buffer | undefined): boolean {
