@@ -15,6 +15,9 @@ it('writes a JSON log line and an EMF metrics line per request, without image by
   // Powertools Metrics reads its on/off switch from process.env itself (the suite's default is off).
   const savedSwitch = process.env.POWERTOOLS_METRICS_DISABLED;
   process.env.POWERTOOLS_METRICS_DISABLED = 'false';
+  // Lambda sets this for an on-demand execution environment; Powertools counts a cold start only then.
+  const savedInit = process.env.AWS_LAMBDA_INITIALIZATION_TYPE;
+  process.env.AWS_LAMBDA_INITIALIZATION_TYPE = 'on-demand';
   const handler = createLambdaHandler(service, config, { telemetry: createTelemetry(env) });
   const dog = photo('dog.jpg');
   const lines: string[] = [];
@@ -37,6 +40,8 @@ it('writes a JSON log line and an EMF metrics line per request, without image by
   } finally {
     write.mockRestore();
     process.env.POWERTOOLS_METRICS_DISABLED = savedSwitch;
+    if (savedInit === undefined) delete process.env.AWS_LAMBDA_INITIALIZATION_TYPE;
+    else process.env.AWS_LAMBDA_INITIALIZATION_TYPE = savedInit;
     await service.close();
   }
   const records = lines
@@ -56,6 +61,7 @@ it('writes a JSON log line and an EMF metrics line per request, without image by
     r._aws.CloudWatchMetrics[0].Metrics.map((m: { Name: string }) => m.Name),
   );
   expect(metricNames).toEqual(expect.arrayContaining(['Latency', 'InferenceLatency', 'ColdStart', 'Errors']));
+  expect(metricNames.filter((n) => n === 'ColdStart')).toHaveLength(1);
   const errors = emf.find((r) => r.Errors !== undefined);
   expect(errors?.errorCode).toBe('UNSUPPORTED_MEDIA_TYPE');
   const everything = lines.join('');

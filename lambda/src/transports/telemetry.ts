@@ -59,7 +59,8 @@ export function recordRequest(
     metrics.addMetric('InferenceLatency', MetricUnit.Milliseconds, timings.inferenceMs);
     metrics.addMetric('PostprocessLatency', MetricUnit.Milliseconds, timings.postprocessMs);
   }
-  if (coldStart) metrics.addMetric('ColdStart', MetricUnit.Count, 1);
+  // Powertools keeps its own cold-start state: the first call per execution environment emits it.
+  metrics.captureColdStartMetric();
   if (outcome.errorCode) {
     metrics
       .singleMetric()
