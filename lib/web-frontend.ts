@@ -34,7 +34,7 @@ export interface WebFrontendProps {
   /** Path patterns routed to the API (e.g. /classifier). */
   readonly apiPaths: readonly string[];
   /**
-   * API key the page sends (config.json's `apiKey`, read by web/app.js). Anyone who loads the page
+   * API key the page sends (config.json's `apiKey`, read by web/api-client.js). Anyone who loads the page
    * can read it: it meters and throttles through the usage plan, it does not authenticate.
    * Default: none (`"apiKey": null`).
    */
@@ -118,7 +118,9 @@ export class WebFrontend extends Construct {
     const apiKeyValue = props.apiKey ? this.readApiKeyValue(props.apiKey) : null;
     const deployment = new s3deploy.BucketDeployment(this, 'Deploy', {
       sources: [
-        s3deploy.Source.asset(props.webDir, { exclude: ['config.json'] }),
+        // The page's own files only: not a local config.json (generated below), nor the type-checking
+        // inputs (web/tsconfig.json, the generated api-types.d.ts) that the browser never loads.
+        s3deploy.Source.asset(props.webDir, { exclude: ['config.json', 'tsconfig.json', '*.d.ts'] }),
         s3deploy.Source.jsonData('config.json', { apiBaseUrl: '', apiKey: apiKeyValue }),
       ],
       destinationBucket: this.bucket,
