@@ -9,7 +9,8 @@ import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { BENCH_MODELS_DIR, ensureBenchModels } from '../../bench/standins/make-bench-models';
-import { prepareModel, REWRITE_VERSION, rewriteMish } from '../../tools/model-prep/onnx-graph-rewrite';
+import { PREPARED_VERSION } from '../../lambda/src/adapters/prepared-models';
+import { prepareModel, rewriteMish } from '../../tools/model-prep/onnx-graph-rewrite';
 import { EXP, MISH_OP, SIGMOID, SOFTPLUS } from '../../bench/lib/mish-forms';
 import {
   DataType,
@@ -161,7 +162,7 @@ describe('synthetic graphs', () => {
       expect(model.graph?.value_info?.map((v) => v.name)).toEqual(['mid']);
       expect(model.metadata_props).toContainEqual({
         key: 'mish_rewrite',
-        value: `form=exp-div;replaced=2;version=${REWRITE_VERSION}`,
+        value: `form=exp-div;replaced=2;version=${PREPARED_VERSION}`,
       });
 
       const before = await run(original, feeds());

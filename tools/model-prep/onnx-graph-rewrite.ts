@@ -105,9 +105,6 @@ export const EXP_DIV: MishForm = {
   },
 };
 
-/** Bump (in prepared-models.ts) when the emitted files change, so prepared copies are rebuilt. */
-export const REWRITE_VERSION = PREPARED_VERSION;
-
 export interface RewriteResult {
   bytes: Uint8Array;
   /** Number of Mish chains replaced. */
@@ -428,7 +425,7 @@ export function rewriteMishParts(
   meta.uint32(tag(FIELD.entry.key, WireType.LENGTH_DELIMITED)).string('mish_rewrite');
   meta
     .uint32(tag(FIELD.entry.value, WireType.LENGTH_DELIMITED))
-    .string(`form=${form.name};replaced=${replaced};version=${REWRITE_VERSION}`);
+    .string(`form=${form.name};replaced=${replaced};version=${PREPARED_VERSION}`);
   parts.push(lengthDelimited(FIELD.model.metadataProps, meta.finish()));
   return { parts, replaced };
 }
