@@ -59,45 +59,73 @@ function parseJson(body: Buffer, maxImageBytes: number): ImageRequest {
   return { image: decodeBase64Image(image, 'image', maxImageBytes), fields: rest };
 }
 
+/** What a form may hold: one file and a few short option fields (so parts = files + fields). */
+export const MULTIPART_LIMITS = { files: 1, fields: 20, fieldSize: 1024, parts: 21 } as const;
+
+/**
+ * Reads a multipart/form-data body with exactly one file. Every limit (files, fields, field size,
+ * parts, file size) answers as soon as it is passed: busboy stops feeding a part it skips, so
+ * waiting for its 'finish' after a limit would hold the request until it times out.
+ */
 function parseMultipart(body: Buffer, contentType: string, maxImageBytes: number): Promise<ImageRequest> {
   return new Promise((resolve, reject) => {
+    let settled = false;
+    const fail = (e: Error) => {
+      if (settled) return;
+      settled = true;
+      reject(e);
+    };
     let bb: InstanceType<typeof Busboy>;
     try {
       bb = new Busboy({
         headers: { 'content-type': contentType },
-        limits: { files: 2, fields: 20, fieldSize: 1024, fileSize: maxImageBytes + 1, parts: 30 },
+        limits: { ...MULTIPART_LIMITS, fileSize: maxImageBytes + 1 },
       });
     } catch (e) {
-      reject(new InvalidRequestError(`Malformed multipart request: ${(e as Error).message}.`));
+      fail(new InvalidRequestError(`Malformed multipart request: ${(e as Error).message}.`));
       return;
     }
     const files: Buffer[] = [];
     const fields: Record<string, unknown> = {};
-    let failure: Error | null = null;
     bb.on('file', (_name, stream) => {
       const chunks: Buffer[] = [];
       stream.on('data', (c: Buffer) => chunks.push(c));
-      stream.on('limit', () => (failure ??= tooLarge(maxImageBytes)));
+      stream.on('limit', () => {
+        fail(tooLarge(maxImageBytes));
+      });
       // A body cut inside a file part errors the part's stream: that is a bad request, not a crash.
       stream.on('error', (e: Error) => {
-        failure ??= new InvalidRequestError(`Malformed multipart request: ${e.message}.`);
+        fail(new InvalidRequestError(`Malformed multipart request: ${e.message}.`));
       });
       stream.on('end', () => files.push(Buffer.concat(chunks)));
     });
-    bb.on('field', (name, value) => {
-      fields[name] = value;
-    });
-    bb.on('filesLimit', () => (failure ??= new InvalidRequestError('Send exactly one file per request.')));
-    bb.on('error', (e: Error) => {
-      reject(new InvalidRequestError(`Malformed multipart request: ${e.message}.`));
-    });
-    bb.on('finish', () => {
-      if (failure) {
-        reject(failure);
+    bb.on('field', (name, value, nameTruncated, valueTruncated) => {
+      if (nameTruncated || valueTruncated) {
+        fail(
+          new InvalidRequestError(
+            `Form field '${name}' is longer than ${MULTIPART_LIMITS.fieldSize} bytes; options are short values.`,
+          ),
+        );
         return;
       }
+      fields[name] = value;
+    });
+    bb.on('filesLimit', () => {
+      fail(new InvalidRequestError('Send exactly one file per request.'));
+    });
+    bb.on('fieldsLimit', () => {
+      fail(new InvalidRequestError(`The form has more than ${MULTIPART_LIMITS.fields} fields.`));
+    });
+    bb.on('partsLimit', () => {
+      fail(new InvalidRequestError(`The form has more than ${MULTIPART_LIMITS.parts} parts.`));
+    });
+    bb.on('error', (e: Error) => {
+      fail(new InvalidRequestError(`Malformed multipart request: ${e.message}.`));
+    });
+    bb.on('finish', () => {
+      if (settled) return;
       if (files.length !== 1) {
-        reject(
+        fail(
           new InvalidRequestError(
             files.length === 0
               ? 'The form has no file: send the photo in a file field, e.g. curl -F image=@photo.jpg.'
@@ -106,6 +134,7 @@ function parseMultipart(body: Buffer, contentType: string, maxImageBytes: number
         );
         return;
       }
+      settled = true;
       resolve({ image: files[0] as Buffer, fields });
     });
     bb.end(body);
