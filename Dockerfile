@@ -61,9 +61,11 @@ COPY --from=build /build/package/ ${LAMBDA_TASK_ROOT}/
 # glibc allocator settings of lambda/allocator-env.json (kept equal by test/infra/dockerfile.test.ts):
 # large blocks from the heap and kept for reuse, so creating a session does not page-fault every
 # 4 KiB of the weights again (docs/performance.md). glibc 2.34 ignores the hugetlb tunable.
+# VIPS_BLOCK_UNTRUSTED: libvips refuses its untrusted loaders (the service also checks the format first).
 ENV MODEL_PATH=/opt/models \
     MODEL_PREPARED_DIR=/opt/prepared-models \
     NODE_ENV=production \
+    VIPS_BLOCK_UNTRUSTED=1 \
     MALLOC_ARENA_MAX=2 \
     MALLOC_MMAP_THRESHOLD_=33554432 \
     MALLOC_TRIM_THRESHOLD_=1073741824 \

@@ -24,7 +24,9 @@ if (!entry) {
 }
 
 const tuning = JSON.parse(readFileSync(new URL('../lambda/allocator-env.json', import.meta.url), 'utf8'));
-const env = process.env.ALLOCATOR_TUNING === 'off' ? { ...process.env } : { ...tuning, ...process.env };
+// libvips refuses its untrusted loaders (as in the Lambda image); user values win here too.
+const base = { VIPS_BLOCK_UNTRUSTED: '1', ...process.env };
+const env = process.env.ALLOCATOR_TUNING === 'off' ? base : { ...tuning, ...base };
 
 const child = spawn(process.execPath, ['--import', 'tsx', entry, ...args], { stdio: 'inherit', env });
 

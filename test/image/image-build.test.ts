@@ -56,7 +56,11 @@ beforeAll(() => {
       ...image.env,
       MODEL_CACHE_DIR: path.join(work, 'lambda-tmp'),
     },
-    [photoEvent('/classifier', photo('dog.jpg')), photoEvent('/detector', photo('dog.jpg'))],
+    [
+      photoEvent('/classifier', photo('dog.jpg')),
+      photoEvent('/detector', photo('dog.jpg')),
+      photoEvent('/detector', photo('dog.jpg'), { format: 'image' }),
+    ],
   );
 });
 
@@ -92,6 +96,14 @@ test('POST /classifier answers dog.jpg with a husky-family label', () => {
   expect(classified?.statusCode).toBe(200);
   expect(body(classified).model).toBe('mobilenetv2-12-int8');
   expect(MALAMUTE_FAMILY).toContain(body(classified).label);
+});
+
+test('format=image draws its boxes with libvips untrusted loaders blocked, as the image runs', () => {
+  expect(image.env.VIPS_BLOCK_UNTRUSTED).toBe('1');
+  const [, , drawn] = run.results;
+  expect(drawn?.statusCode).toBe(200);
+  expect(drawn?.headers?.['Content-Type']).toBe('image/jpeg');
+  expect(Buffer.from(drawn?.body ?? '', 'base64').subarray(0, 3)).toEqual(Buffer.from([0xff, 0xd8, 0xff]));
 });
 
 test('POST /detector finds the dog in dog.jpg', () => {

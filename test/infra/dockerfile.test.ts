@@ -25,6 +25,15 @@ describe('Dockerfile', () => {
       expect({ name, value: set[name] }).toEqual({ name, value });
   });
 
+  test('starts the runtime with libvips untrusted loaders blocked', () => {
+    const runtime = stages.at(-1)?.instructions ?? [];
+    const set = Object.assign({}, ...runtime.flatMap((i) => (i.kind === 'ENV' ? [i.vars] : []))) as Record<
+      string,
+      string
+    >;
+    expect(set.VIPS_BLOCK_UNTRUSTED).toBe('1');
+  });
+
   test('passes dockerfilelint (exit code = number of issues)', () => {
     const res = spawnSync(path.join(REPO_ROOT, 'node_modules', '.bin', 'dockerfilelint'), ['Dockerfile'], {
       cwd: REPO_ROOT,

@@ -1,4 +1,5 @@
 import sharp from 'sharp';
+import { SUPPORTED_FORMATS } from '../core/image-format';
 import {
   InvalidRequestError,
   PayloadTooLargeError,
@@ -21,7 +22,7 @@ export interface SharpDecoderOptions {
 // Every request brings a new image: libvips' operation cache would only hold memory.
 sharp.cache(false);
 
-const SUPPORTED = 'JPEG, PNG, WebP, GIF, AVIF or TIFF';
+const SUPPORTED = SUPPORTED_FORMATS;
 
 /** Maps sharp/libvips failures to typed errors; the message keeps libvips' reason, never a path. */
 function decodeError(e: unknown, maxPixels: number): Error {
@@ -52,6 +53,11 @@ function needsIccTransform(icc: Buffer | undefined): boolean {
  * flattens alpha, converts to sRGB and resizes in one libvips pipeline (JPEG shrink-on-load means
  * a 12 MP photo is never fully decoded).
  */
+// With VIPS_BLOCK_UNTRUSTED=1 (the image, npm start) libvips refuses its untrusted loaders, SVG
+// among them. The annotator's overlay is SVG this file writes itself; user bytes reach sharp only
+// after the service checked they are one of the accepted formats (core/image-format.ts).
+sharp.unblock({ operation: ['VipsForeignLoadSvgBuffer'] });
+
 export class SharpImageDecoder implements ImageDecoder {
   private readonly maxAspectRatio: number;
 

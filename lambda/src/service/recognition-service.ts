@@ -10,6 +10,7 @@ import type { ImageDecoder, LoadedModel, ModelFiles, ModelRuntime } from '../cor
 import { classifyOutput, detectOutput } from '../core/postprocess';
 import type { ClassificationResult, DetectionResult, Labels, RecognitionResult } from '../core/results';
 import { SerialQueue } from '../core/serial-queue';
+import { requireSupportedImage } from '../core/image-format';
 import { modelInput } from '../core/tensor';
 import { DefaultModels, type DefaultState, type DefaultStatus } from './default-models';
 
@@ -227,6 +228,8 @@ export class RecognitionService {
 
   private async infer(spec: ModelSpec, bytes: Uint8Array) {
     const start = this.now();
+    // Only the accepted formats reach a decoder: its other loaders (SVG, PDF, …) never see the bytes.
+    requireSupportedImage(bytes);
     // Decode before waiting for the model, so a bad image fails fast even while the model loads.
     const prepared = await this.deps.decoder.prepare(bytes, spec);
     const decoded = this.now();
