@@ -102,6 +102,13 @@ export interface components {
         | 'INTERNAL';
       message: string;
       requestId: string;
+      /** @description Fields that say more about this error, when it has them: the parameter that was refused (INVALID_PARAMETER), the model (NOT_FOUND, MODEL_UNAVAILABLE), the allowed methods (METHOD_NOT_ALLOWED, also in the Allow header), the seconds to wait (OVERLOADED, also in the Retry-After header). */
+      details?: {
+        parameter?: string;
+        model?: string;
+        allowed?: string[];
+        retryAfterSeconds?: number;
+      };
     };
     ModelList: {
       models: {

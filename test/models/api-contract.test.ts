@@ -289,6 +289,18 @@ describe('errors: a stable code, a clear message, and the next request still wor
     expect(good.status).toBe(200);
   });
 
+  it('error bodies carry their details: the refused parameter, the unknown model, the allowed methods', async () => {
+    const bad = await post('/classifier?topK=0', dog, jpeg);
+    expect(bad.body).toMatchObject({ error: 'INVALID_PARAMETER', details: { parameter: 'topK' } });
+    const unknown = await post('/classifier?model=nope', dog, jpeg);
+    expect(unknown.body).toMatchObject({ error: 'NOT_FOUND', details: { model: 'nope' } });
+    const res = await fetch(`${server.url}/classifier`);
+    const wrongMethod = (await res.json()) as Record<string, unknown>;
+    expect(wrongMethod).toMatchObject({ error: 'METHOD_NOT_ALLOWED', details: { allowed: ['POST'] } });
+    expect(res.headers.get('allow')).toBe('POST');
+    for (const body of [bad.body, unknown.body, wrongMethod]) expect(conforms('Error', body)).toEqual([]);
+  });
+
   it('says the limit in the 413 message', async () => {
     const r = await post('/classifier', Buffer.alloc(3_100_000, 1), jpeg);
     expect(r.status).toBe(413);

@@ -108,6 +108,7 @@ describe.each<Fault>(['missing', 'truncated', 'wrong-sha256'])('model file %s', 
       error: 'MODEL_UNAVAILABLE',
       message: expect.any(String),
       requestId: `req-${fault}`,
+      details: { model: MOBILENET_ID },
     });
     expect(body.message).toContain(`'${MOBILENET_ID}'`);
     expect(body.message).toMatch(cause);

@@ -64,6 +64,7 @@ describe('MAX_QUEUE_PER_MODEL=2 under 30 concurrent detections', () => {
       if (r.status === 503) {
         expect(r.body).toMatchObject({ statusCode: 503, error: 'OVERLOADED' });
         expect(r.retryAfter).toMatch(/^[1-9]\d*$/);
+        expect(r.body!.details).toEqual({ retryAfterSeconds: Number(r.retryAfter) });
       } else {
         expect(r.body).toMatchObject({ statusCode: 200, task: 'detection', model: 'yolox-nano' });
         expect(Array.isArray(r.body!.detections)).toBe(true);

@@ -95,6 +95,7 @@ export interface ErrorBodyJson {
   error: string;
   message: string;
   requestId: string;
+  details?: Record<string, unknown>;
 }
 
 /** The parsed JSON body of a handler result; callers state the shape they expect. */

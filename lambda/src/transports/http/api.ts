@@ -52,7 +52,10 @@ export function errorResponse(e: RecognitionError, requestId: string): ApiRespon
   const extra: Record<string, string> = {};
   if (e instanceof MethodNotAllowedError) extra.Allow = e.allowed.join(', ');
   if (e instanceof OverloadedError) extra['Retry-After'] = String(e.retryAfterSeconds);
-  return json(statusCode, { statusCode, error: e.code, message, requestId }, extra);
+  // The error's own safe-to-show fields (the parameter, the model, the allowed methods, when to
+  // retry); INTERNAL shows nothing but its request id.
+  const details = e.code === 'INTERNAL' || Object.keys(e.details).length === 0 ? {} : { details: e.details };
+  return json(statusCode, { statusCode, error: e.code, message, requestId, ...details }, extra);
 }
 
 export function normalisePath(path: string): string {
