@@ -20,6 +20,7 @@ const HEADLINES = {
   NOT_FOUND: 'Not found',
   METHOD_NOT_ALLOWED: 'The server refused this kind of request',
   PAYLOAD_TOO_LARGE: 'The image is too large',
+  RESPONSE_TOO_LARGE: 'The answer is too large to send',
   UNSUPPORTED_MEDIA_TYPE: 'That file is not a supported image',
   UNPROCESSABLE_IMAGE: 'The image could not be read',
   MODEL_UNAVAILABLE: 'The model is not available right now',
@@ -31,6 +32,7 @@ const HEADLINES = {
 /** @type {Readonly<Partial<Record<ErrorCode, string>>>} what the user can do about it, where there is something */
 const HINTS = {
   PAYLOAD_TOO_LARGE: 'Try a smaller photo or a screenshot of it.',
+  RESPONSE_TOO_LARGE: 'Ask for the detections as JSON, or try a smaller photo.',
   UNSUPPORTED_MEDIA_TYPE: 'Choose a JPEG, PNG, WebP, GIF, AVIF or TIFF image.',
   UNPROCESSABLE_IMAGE: 'The file may be damaged or truncated. Try another photo.',
   MODEL_UNAVAILABLE: 'Choose another model or try again in a minute.',

@@ -94,6 +94,7 @@ export interface components {
         | 'NOT_FOUND'
         | 'METHOD_NOT_ALLOWED'
         | 'PAYLOAD_TOO_LARGE'
+        | 'RESPONSE_TOO_LARGE'
         | 'UNSUPPORTED_MEDIA_TYPE'
         | 'UNPROCESSABLE_IMAGE'
         | 'MODEL_UNAVAILABLE'

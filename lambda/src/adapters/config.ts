@@ -37,6 +37,10 @@ export interface Config {
   allowSpinning: boolean;
   maxImageBytes: number;
   maxImagePixels: number;
+  /** format=image: the annotated photo's longest side (ANNOTATED_MAX_SIDE). */
+  annotatedMaxSide: number;
+  /** The largest binary answer (MAX_RESPONSE_BYTES): Lambda's 6 MB response limit, after base64. */
+  maxResponseBytes: number;
   maxQueuePerModel: number;
   requestTimeoutMs: number;
   corsAllowedOrigins: string[];
@@ -128,6 +132,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     // API Gateway and Lambda cap a synchronous payload at 6 MB; base64 makes 4.5 MB of image about 6 MB.
     maxImageBytes: int(env, 'MAX_IMAGE_BYTES', 4_500_000),
     maxImagePixels: int(env, 'MAX_IMAGE_PIXELS', 40_000_000),
+    annotatedMaxSide: int(env, 'ANNOTATED_MAX_SIDE', 2048),
+    maxResponseBytes: int(env, 'MAX_RESPONSE_BYTES', 4_400_000),
     maxQueuePerModel: int(env, 'MAX_QUEUE_PER_MODEL', 16),
     requestTimeoutMs: int(env, 'REQUEST_TIMEOUT_MS', 25_000),
     corsAllowedOrigins: list(env.CORS_ALLOWED_ORIGINS),

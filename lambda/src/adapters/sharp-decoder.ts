@@ -17,6 +17,8 @@ export interface SharpDecoderOptions {
   maxPixels: number;
   /** Longest/shortest side beyond this is refused: resizing a 1×40000 strip to 256 px would explode. */
   maxAspectRatio?: number;
+  /** The annotated photo (format=image) is scaled down to this longest side. */
+  annotatedMaxSide?: number;
 }
 
 // Every request brings a new image: libvips' operation cache would only hold memory.
@@ -151,13 +153,26 @@ export class SharpImageDecoder implements ImageDecoder {
   }
 
   async annotate(bytes: Uint8Array, detections: readonly Detection[]): Promise<Uint8Array> {
-    const { width, height, applyIcc } = await this.probe(bytes);
+    const probed = await this.probe(bytes);
+    // Boxes are drawn on the scaled photo: sharp resizes before it composites.
+    const scale = Math.min(
+      1,
+      (this.options.annotatedMaxSide ?? Infinity) / Math.max(probed.width, probed.height),
+    );
+    const width = Math.max(1, Math.round(probed.width * scale));
+    const height = Math.max(1, Math.round(probed.height * scale));
+    const { applyIcc } = probed;
     const stroke = Math.max(2, Math.round(Math.max(width, height) / 300));
     const font = Math.max(12, stroke * 6);
     const esc = (s: string) => s.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
     const palette = ['#e6194b', '#3cb44b', '#4363d8', '#f58231', '#911eb4', '#42d4f4', '#f032e6', '#9a6324'];
     const shapes = detections.map((d) => {
-      const { x1, y1, x2, y2 } = d.box;
+      const [x1, y1, x2, y2] = [d.box.x1, d.box.y1, d.box.x2, d.box.y2].map((v) => Math.round(v * scale)) as [
+        number,
+        number,
+        number,
+        number,
+      ];
       const colour = palette[d.classId % palette.length] ?? '#e6194b';
       const text = `${esc(d.label)} ${Math.round(d.score * 100)}%`;
       const ty = y1 > font + 4 ? y1 - 4 : y1 + font + 2;
@@ -171,6 +186,7 @@ export class SharpImageDecoder implements ImageDecoder {
       return await this.input(bytes, { applyIcc })
         .autoOrient()
         .flatten({ background: '#ffffff' })
+        .resize(width, height, { fit: 'fill' })
         .composite([{ input: Buffer.from(svg), top: 0, left: 0 }])
         .jpeg({ quality: 85 })
         .toBuffer();

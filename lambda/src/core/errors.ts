@@ -8,6 +8,7 @@ export type ErrorCode =
   | 'NOT_FOUND'
   | 'METHOD_NOT_ALLOWED'
   | 'PAYLOAD_TOO_LARGE'
+  | 'RESPONSE_TOO_LARGE'
   | 'UNSUPPORTED_MEDIA_TYPE'
   | 'UNPROCESSABLE_IMAGE'
   | 'MODEL_UNAVAILABLE'
@@ -66,6 +67,11 @@ export class MethodNotAllowedError extends RecognitionError {
 
 export class PayloadTooLargeError extends RecognitionError {
   readonly code = 'PAYLOAD_TOO_LARGE';
+}
+
+/** The answer would not fit the transport (Lambda's synchronous response is 6 MB after base64). */
+export class ResponseTooLargeError extends RecognitionError {
+  readonly code = 'RESPONSE_TOO_LARGE';
 }
 
 export class UnsupportedMediaTypeError extends RecognitionError {

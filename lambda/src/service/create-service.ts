@@ -39,7 +39,10 @@ export function createService(config: Config, extras: ServiceExtras = {}): Recog
       prepareMissing: extras.prepareMissing,
       allowSpinning: config.allowSpinning,
     }),
-    decoder: new SharpImageDecoder({ maxPixels: config.maxImagePixels }),
+    decoder: new SharpImageDecoder({
+      maxPixels: config.maxImagePixels,
+      annotatedMaxSide: config.annotatedMaxSide,
+    }),
     defaults: { classification: config.defaultClassifier, detection: config.defaultDetector },
     fallbackDefaults: config.fallbackDefaults,
     maxQueuePerModel: config.maxQueuePerModel,

@@ -15,7 +15,7 @@ export type ApiHandler = (req: ApiRequest) => Promise<ApiResponse>;
  */
 export function createApiHandler(
   service: RecognitionService,
-  config: Pick<Config, 'maxImageBytes' | 'requestTimeoutMs' | 'corsAllowedOrigins'>,
+  config: Pick<Config, 'maxImageBytes' | 'maxResponseBytes' | 'requestTimeoutMs' | 'corsAllowedOrigins'>,
   options: { ready?: Promise<unknown>; telemetry?: Telemetry } = {},
 ): ApiHandler {
   const telemetry = options.telemetry ?? createTelemetry();

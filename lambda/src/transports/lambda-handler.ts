@@ -84,7 +84,7 @@ function toMappingTemplateResult(res: ApiResponse): JsonBody {
  */
 export function createLambdaHandler(
   service: RecognitionService,
-  config: Pick<Config, 'maxImageBytes' | 'requestTimeoutMs' | 'corsAllowedOrigins'>,
+  config: Pick<Config, 'maxImageBytes' | 'maxResponseBytes' | 'requestTimeoutMs' | 'corsAllowedOrigins'>,
   options: { ready?: Promise<unknown>; telemetry?: Telemetry } = {},
 ) {
   const telemetry = options.telemetry ?? createTelemetry();

@@ -4,6 +4,7 @@ import {
   MethodNotAllowedError,
   NotFoundError,
   OverloadedError,
+  ResponseTooLargeError,
   TimeoutError,
   type RecognitionError,
 } from '../../core/errors';
@@ -18,6 +19,7 @@ import { ROUTES } from './routes';
 
 export interface ApiSettings {
   maxImageBytes: number;
+  maxResponseBytes: number;
   requestTimeoutMs: number;
   corsAllowedOrigins: readonly string[];
 }
@@ -149,6 +151,11 @@ export async function handleApiRequest(
       return { result: await service.recognize(task, image, options), jpeg: null };
     })();
     const { result, jpeg } = await withTimeout(work, settings.requestTimeoutMs);
+    if (jpeg && jpeg.length > settings.maxResponseBytes) {
+      throw new ResponseTooLargeError(
+        `The annotated image is ${jpeg.length} bytes; answers are limited to ${settings.maxResponseBytes} bytes. Lower ANNOTATED_MAX_SIDE or ask for JSON.`,
+      );
+    }
     if (jpeg) {
       return done(
         {
