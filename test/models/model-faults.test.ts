@@ -295,3 +295,30 @@ describe('(d) onnxruntime throwing at run time', () => {
     expect(second.outcome.errorCode).toBeUndefined();
   });
 });
+
+describe('a model whose label file is missing', () => {
+  it('answers 503 MODEL_UNAVAILABLE naming the file, never its folder', async () => {
+    const work = tempDir('labels-missing');
+    const manifest = writeManifest(work, [{ id: MOBILENET_ID, labels: { names: 'no-such-labels.txt' } }]);
+    const config = loadConfig(
+      testEnv({ MODEL_PATH: EMBEDDED_MODELS, MODEL_MANIFEST: manifest, PRELOAD_MODELS: '' }),
+    );
+    const service = createService(config);
+    try {
+      const res = (await createLambdaHandler(
+        service,
+        config,
+      )(proxyEvent('/classifier', DOG, { model: MOBILENET_ID }, 'req-labels'))) as APIGatewayProxyResult;
+      const body = parseBody(res) as ErrorBodyJson;
+      expect({ status: res.statusCode, error: body.error }).toEqual({
+        status: 503,
+        error: 'MODEL_UNAVAILABLE',
+      });
+      expect(body.message).toContain("'no-such-labels.txt'");
+      expect(body.message).not.toContain(path.sep + 'models' + path.sep);
+      expect(body.message).not.toContain(REPO_ROOT);
+    } finally {
+      await service.close();
+    }
+  });
+});

@@ -1,5 +1,5 @@
 import { topK } from '../../lambda/src/core/classification';
-import { InvalidParameterError } from '../../lambda/src/core/errors';
+import { InvalidParameterError, ModelUnavailableError, withoutLocations } from '../../lambda/src/core/errors';
 import { planResize, toOriginalBox } from '../../lambda/src/core/geometry';
 import { validateManifest } from '../../lambda/src/core/manifest-merge';
 import { parseOptions } from '../../lambda/src/core/options';
@@ -35,4 +35,23 @@ it('the built-in manifest must give every model an id', () => {
   expect(() => validateManifest({ models: [{ task: 'classification' }] })).toThrow(
     /id must be a non-empty string/,
   );
+});
+
+describe('withoutLocations: answers name files, never folders or buckets', () => {
+  it.each([
+    [
+      "ENOENT: no such file or directory, open '/srv/app/models/labels.txt'",
+      "ENOENT: no such file or directory, open 'labels.txt'",
+    ],
+    ['NoSuchKey reading s3://private-bucket/onnx/yolov4.onnx', 'NoSuchKey reading yolov4.onnx'],
+    ['AccessDenied for s3://private-bucket', 'AccessDenied for the S3 bucket'],
+    ['Load model from /tmp/cache/prepared/abc-yolov4.onnx failed', 'Load model from abc-yolov4.onnx failed'],
+    [
+      'see https://huggingface.co/onnxmodelzoo/m/resolve/main/m.onnx',
+      'see https://huggingface.co/onnxmodelzoo/m/resolve/main/m.onnx',
+    ],
+  ])('%s', (reason, shown) => {
+    expect(withoutLocations(reason)).toBe(shown);
+    expect(new ModelUnavailableError('m', reason).message).toBe(`Model 'm' is unavailable: ${shown}`);
+  });
 });

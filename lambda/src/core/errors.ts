@@ -82,14 +82,26 @@ export class UnprocessableImageError extends RecognitionError {
   readonly code = 'UNPROCESSABLE_IMAGE';
 }
 
+/**
+ * `text` without the places it names: a file path becomes its file name, an S3 location its
+ * object's name. Answers never show a folder or a bucket; the log keeps the full reason.
+ */
+export function withoutLocations(text: string): string {
+  return text
+    .replace(/s3:\/\/[^\s'"]*\/([^\s/'"]+)/g, '$1')
+    .replace(/s3:\/\/[^\s/'"]+/g, 'the S3 bucket')
+    .replace(/(?<![\w:/.])(?:\/[\w.@+-]+)*\/([\w.@+-]+)/g, '$1');
+}
+
 export class ModelUnavailableError extends RecognitionError {
   readonly code = 'MODEL_UNAVAILABLE';
   constructor(
     readonly modelId: string,
+    /** The full reason, for the log; the message shows it without paths or buckets. */
     readonly reason: string,
     options?: { cause?: unknown },
   ) {
-    super(`Model '${modelId}' is unavailable: ${reason}`, { model: modelId }, options);
+    super(`Model '${modelId}' is unavailable: ${withoutLocations(reason)}`, { model: modelId }, options);
   }
 }
 

@@ -1,5 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
+import { ModelUnavailableError } from '../core/errors';
 import type { RequestOutcome } from './http/api';
 
 export interface Telemetry {
@@ -47,6 +48,8 @@ export function recordRequest(
     timings,
     elapsedMs: Math.round(elapsedMs * 100) / 100,
     ...(outcome.errorCode ? { errorCode: outcome.errorCode } : {}),
+    // The answer names the model without paths or buckets; the log keeps the full reason.
+    ...(outcome.error instanceof ModelUnavailableError ? { reason: outcome.error.reason } : {}),
   };
   if (outcome.errorCode === 'INTERNAL')
     logger.error('request failed', { ...entry, error: outcome.error as Error });
