@@ -28,6 +28,36 @@ export const ROUTES: readonly { path: string; method: string; public: boolean }[
 
 export const STAGE_NAME = 'prod';
 
+/**
+ * API Gateway's own answers (throttling, a missing key, an unknown path, the integration timing
+ * out, a body over its limit) in the function's error shape `{statusCode, error, message,
+ * requestId}`, so a client reads one shape whoever answered. `error` is one of openapi.json's codes.
+ */
+export const GATEWAY_ERRORS: readonly {
+  type: apigateway.ResponseType;
+  statusCode: number;
+  error: string;
+}[] = [
+  { type: apigateway.ResponseType.DEFAULT_4XX, statusCode: 400, error: 'INVALID_REQUEST' },
+  { type: apigateway.ResponseType.DEFAULT_5XX, statusCode: 502, error: 'INTERNAL' },
+  { type: apigateway.ResponseType.THROTTLED, statusCode: 429, error: 'THROTTLED' },
+  { type: apigateway.ResponseType.QUOTA_EXCEEDED, statusCode: 429, error: 'THROTTLED' },
+  { type: apigateway.ResponseType.INVALID_API_KEY, statusCode: 403, error: 'FORBIDDEN' },
+  { type: apigateway.ResponseType.ACCESS_DENIED, statusCode: 403, error: 'FORBIDDEN' },
+  // A REST API answers an unknown path as a missing token (403): it is a 404 here, as locally.
+  { type: apigateway.ResponseType.MISSING_AUTHENTICATION_TOKEN, statusCode: 404, error: 'NOT_FOUND' },
+  { type: apigateway.ResponseType.INTEGRATION_TIMEOUT, statusCode: 504, error: 'TIMEOUT' },
+  { type: apigateway.ResponseType.REQUEST_TOO_LARGE, statusCode: 413, error: 'PAYLOAD_TOO_LARGE' },
+];
+
+/** The CORS origin header a gateway answer can carry: one origin, or '*'; none for several. */
+function gatewayCorsHeaders(origins: readonly string[]): Record<string, string> {
+  if (origins.includes('*')) return { 'Access-Control-Allow-Origin': "'*'" };
+  if (origins.length === 1)
+    return { 'Access-Control-Allow-Origin': `'${origins[0] ?? ''}'`, Vary: "'Origin'" };
+  return {};
+}
+
 export interface InferenceApiProps {
   /** The function (or alias) every route invokes (Lambda proxy integration). */
   readonly handler: lambda.IFunction;
@@ -90,6 +120,17 @@ export class InferenceApi extends Construct {
           }
         : undefined,
     });
+
+    for (const g of GATEWAY_ERRORS) {
+      this.api.addGatewayResponse(`Gateway${g.type.responseType}`, {
+        type: g.type,
+        statusCode: String(g.statusCode),
+        responseHeaders: gatewayCorsHeaders(origins),
+        templates: {
+          'application/json': `{"statusCode": ${g.statusCode}, "error": "${g.error}", "message": $context.error.messageString, "requestId": "$context.requestId"}`,
+        },
+      });
+    }
 
     const integration = new apigateway.LambdaIntegration(props.handler, {
       proxy: true,

@@ -27,6 +27,8 @@ const HEADLINES = {
   OVERLOADED: 'The server is busy',
   TIMEOUT: 'The server took too long',
   INTERNAL: 'Something went wrong on the server',
+  FORBIDDEN: 'Access denied',
+  THROTTLED: 'Too many requests',
 };
 
 /** @type {Readonly<Partial<Record<ErrorCode, string>>>} what the user can do about it, where there is something */

@@ -100,7 +100,9 @@ export interface components {
         | 'MODEL_UNAVAILABLE'
         | 'OVERLOADED'
         | 'TIMEOUT'
-        | 'INTERNAL';
+        | 'INTERNAL'
+        | 'FORBIDDEN'
+        | 'THROTTLED';
       message: string;
       requestId: string;
       /** @description Fields that say more about this error, when it has them: the parameter that was refused (INVALID_PARAMETER), the model (NOT_FOUND, MODEL_UNAVAILABLE), the allowed methods (METHOD_NOT_ALLOWED, also in the Allow header), the seconds to wait (OVERLOADED, also in the Retry-After header). */

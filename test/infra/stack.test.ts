@@ -4,6 +4,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import openapi from '../../lambda/src/transports/http/openapi.json';
 import { BINARY_MEDIA_TYPES, ROUTES } from '../../lib/inference-api';
 import { PAGE_CONTENT_SECURITY_POLICY } from '../../lib/web-frontend';
 import { bytesOf, dockerImageAssets, listFiles, resourcesOf, synth, type Synthesized } from './synth';
@@ -249,6 +250,58 @@ describe('REST API', () => {
       },
     });
     full.template.resourceCountIs('AWS::ApiGateway::Account', 0);
+  });
+
+  test("API Gateway's own errors answer in the function's error shape, with a 404 for an unknown path", () => {
+    const responses = Object.fromEntries(
+      resourcesOf(base.template, 'AWS::ApiGateway::GatewayResponse').map(([, p]) => [
+        p.ResponseType as string,
+        p as { StatusCode: string; ResponseTemplates: Record<string, string>; ResponseParameters?: object },
+      ]),
+    );
+    expect(Object.keys(responses).sort()).toEqual(
+      [
+        'ACCESS_DENIED',
+        'DEFAULT_4XX',
+        'DEFAULT_5XX',
+        'INTEGRATION_TIMEOUT',
+        'INVALID_API_KEY',
+        'MISSING_AUTHENTICATION_TOKEN',
+        'QUOTA_EXCEEDED',
+        'REQUEST_TOO_LARGE',
+        'THROTTLED',
+      ].sort(),
+    );
+    expect(responses.MISSING_AUTHENTICATION_TOKEN?.StatusCode).toBe('404');
+    expect(responses.THROTTLED?.StatusCode).toBe('429');
+    const codes = openapi.components.schemas.Error.properties.error.enum;
+    for (const [type, r] of Object.entries(responses)) {
+      // The template, with the two values API Gateway fills in, is the shape openapi.json documents.
+      const body = JSON.parse(
+        (r.ResponseTemplates['application/json'] ?? '')
+          .replace('$context.error.messageString', '"a message"')
+          .replace('$context.requestId', 'req-1'),
+      ) as Record<string, unknown>;
+      expect({ type, keys: Object.keys(body).sort() }).toEqual({
+        type,
+        keys: ['error', 'message', 'requestId', 'statusCode'],
+      });
+      expect(body.statusCode).toBe(Number(r.StatusCode));
+      expect(codes).toContain(body.error);
+      expect(r.ResponseParameters ?? {}).toEqual({}); // no CORS header without allowedOrigins
+    }
+  });
+
+  test('with one allowed origin, gateway errors carry its CORS header; with several, none (it cannot echo)', () => {
+    const one = synth({ allowedOrigins: 'https://example.com' });
+    for (const [, r] of resourcesOf(one.template, 'AWS::ApiGateway::GatewayResponse')) {
+      expect(r.ResponseParameters).toMatchObject({
+        'gatewayresponse.header.Access-Control-Allow-Origin': "'https://example.com'",
+      });
+    }
+    for (const [, r] of resourcesOf(full.template, 'AWS::ApiGateway::GatewayResponse')) {
+      expect(r.ResponseParameters ?? {}).toEqual({});
+    }
   });
 
   test('with apiKey=true: usage plan with throttle, key required except on /health and /openapi.json', () => {

@@ -14,7 +14,10 @@ export type ErrorCode =
   | 'MODEL_UNAVAILABLE'
   | 'OVERLOADED'
   | 'TIMEOUT'
-  | 'INTERNAL';
+  | 'INTERNAL'
+  // Answered by API Gateway itself (lib/inference-api.ts GATEWAY_ERRORS), never by the function.
+  | 'THROTTLED'
+  | 'FORBIDDEN';
 
 export abstract class RecognitionError extends Error {
   abstract readonly code: ErrorCode;
