@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { access, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import protobuf from 'protobufjs';
@@ -18,6 +19,7 @@ import {
   PREPARED_MISH_FORM,
   PREPARED_VERSION,
   preparedCopyPath,
+  type PreparedRecord,
 } from '../../lambda/src/adapters/prepared-models';
 import { writeAtomically } from '../../lambda/src/adapters/verified-write';
 import { externalizeInitializers, hasExternalInitializers } from './onnx-external-data';
@@ -456,10 +458,16 @@ const exists = (file: string) =>
     () => false,
   );
 
-interface Sidecar {
+interface Sidecar extends PreparedRecord {
   replaced?: number;
   externalTensors?: number;
 }
+
+const sha256Of = (parts: readonly Uint8Array[]) => {
+  const hash = createHash('sha256');
+  for (const p of parts) hash.update(p);
+  return hash.digest('hex');
+};
 
 /**
  * Prepares `sourceFile` once for fast loading into the copy the function looks up
@@ -503,14 +511,17 @@ export async function prepareModel(
     try {
       sidecar = JSON.parse(await readFile(`${out}.json`, 'utf8')) as Sidecar;
     } catch {
-      // The sidecar is informative only.
+      // No record: made again below, with one.
     }
-    return {
-      file: out,
-      replaced: sidecar.replaced ?? 0,
-      externalTensors: sidecar.externalTensors ?? 0,
-      cached: true,
-    };
+    // A copy without the checksums the function verifies is made again (older tool, cut write).
+    if (sidecar.sha256?.model) {
+      return {
+        file: out,
+        replaced: sidecar.replaced ?? 0,
+        externalTensors: sidecar.externalTensors ?? 0,
+        cached: true,
+      };
+    }
   }
   if (await exists(none)) return fallback(undefined, true);
   let parts: Uint8Array[];
@@ -537,17 +548,18 @@ export async function prepareModel(
       await writeAtomically(none, []);
       return fallback(undefined);
     }
-    const sidecar = JSON.stringify({
+    const record: Sidecar & { source: string; sourceSha256: string | null; form: string } = {
       source: path.basename(sourceFile),
-      sha256,
+      sourceSha256: sha256,
       form: form.name,
       replaced,
       externalTensors,
-    });
-    await writeAtomically(`${out}.json`, sidecar);
-    // The weights before the model that refers to them.
+      sha256: { model: sha256Of(parts), ...(externalTensors > 0 ? { data: sha256Of(dataParts) } : {}) },
+    };
+    // The weights before the model that refers to them; the record that vouches for both last.
     if (externalTensors > 0) await writeAtomically(weights, dataParts);
     await writeAtomically(out, parts);
+    await writeAtomically(`${out}.json`, JSON.stringify(record));
     return { file: out, replaced, externalTensors, cached: false };
   } catch (e) {
     return fallback(e);

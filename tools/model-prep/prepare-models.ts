@@ -35,6 +35,11 @@ export async function prepareModels(config: Config, ids: readonly string[] | nul
     try {
       const file = await store.locate(spec);
       const r = await prepareModel(file, spec.sha256, dir);
+      // The ledger vouches for the copies too, so a cold start verifies them without hashing.
+      if (!r.error && r.file !== file) {
+        await store.sha256(r.file);
+        if (r.externalTensors > 0) await store.sha256(`${r.file}.data`);
+      }
       reports.push(
         r.error
           ? { id: spec.id, status: 'failed', message: r.error }

@@ -21,6 +21,11 @@ export interface OnnxRuntimeOptions {
    */
   prepareMissing?: (file: string, sha256: string | null, preparedDir: string) => Promise<void>;
   /**
+   * A file's sha256 (ModelFileStore.sha256: remembered by size and mtime): prepared copies are
+   * loaded only when they match what the tool recorded. Without it, files load as they are.
+   */
+  verify?: (file: string) => Promise<string>;
+  /**
    * Whether idle intra-op threads spin waiting for work. Spinning saves microseconds between
    * kernels but burns the CPU that decoding the next request needs.
    */
@@ -72,16 +77,16 @@ export class OnnxModelRuntime implements ModelRuntime {
 
   /** The file to load: the prepared copy when there is one, else the file itself. */
   private async preparedCopy(file: string, sha256: string | null): Promise<string> {
-    const { preparedDir, prepareMissing } = this.options;
-    if (!preparedDir) return file;
-    const found = await findPreparedCopy(preparedDir, file, sha256);
+    const { preparedDir, prepareMissing, verify } = this.options;
+    if (!preparedDir || !verify) return file;
+    const found = await findPreparedCopy(preparedDir, file, sha256, verify);
     if (found || !prepareMissing) return found ?? file;
     try {
       await prepareMissing(file, sha256, preparedDir);
     } catch {
       // Preparing is an optimisation, never a reason not to serve: load the file as it is.
     }
-    return (await findPreparedCopy(preparedDir, file, sha256)) ?? file;
+    return (await findPreparedCopy(preparedDir, file, sha256, verify)) ?? file;
   }
 
   async load(spec: ModelSpec, file: string): Promise<LoadedModel> {

@@ -1,4 +1,4 @@
-import { access, stat } from 'node:fs/promises';
+import { access, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 
 /**
@@ -24,16 +24,31 @@ export function preparedCopyPath(
   return path.join(dir, 'prepared', `${key}-v${PREPARED_VERSION}-${form}-${path.basename(sourceFile)}`);
 }
 
-/** The prepared copy of `sourceFile` in `dir`, or null when none was made (or none is needed). */
+/** What the tool writes beside a prepared copy (`<copy>.json`): the copy's and its weights' sha256. */
+export interface PreparedRecord {
+  sha256?: { model: string; data?: string };
+}
+
+/**
+ * The prepared copy of `sourceFile` in `dir`, or null when none was made, none is needed, or it
+ * does not match the checksums recorded when it was made (`verify` returns a file's sha256; the
+ * checksum ledger makes that free for files verified at image build). A copy that fails is
+ * never loaded: the source is.
+ */
 export async function findPreparedCopy(
   dir: string,
   sourceFile: string,
   sha256: string | null,
+  verify: (file: string) => Promise<string>,
 ): Promise<string | null> {
   try {
     const { size, mtimeMs } = await stat(sourceFile);
     const copy = preparedCopyPath(dir, sourceFile, { sha256, size, mtimeMs });
     await access(copy);
+    const record = JSON.parse(await readFile(`${copy}.json`, 'utf8')) as PreparedRecord;
+    const expected = record.sha256;
+    if (!expected?.model || (await verify(copy)) !== expected.model) return null;
+    if (expected.data && (await verify(`${copy}.data`)) !== expected.data) return null;
     return copy;
   } catch {
     return null;

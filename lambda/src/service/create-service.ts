@@ -37,6 +37,7 @@ export function createService(config: Config, extras: ServiceExtras = {}): Recog
       intraOpThreads: config.intraOpThreads,
       preparedDir: config.preparedDir,
       prepareMissing: extras.prepareMissing,
+      verify: (file) => files.sha256(file),
       allowSpinning: config.allowSpinning,
     }),
     decoder: new SharpImageDecoder({
