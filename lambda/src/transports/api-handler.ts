@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { Config } from '../adapters/config';
 import { InternalError } from '../core/errors';
 import type { RecognitionService } from '../service/recognition-service';
-import { errorResponse, handleApiRequest } from './http/api';
+import { errorResponse, handleApiRequest, type ApiSettings } from './http/api';
 import type { ApiRequest, ApiResponse } from './http/api-types';
 import { createTelemetry, recordRequest, type Telemetry } from './telemetry';
 
@@ -15,7 +14,7 @@ export type ApiHandler = (req: ApiRequest) => Promise<ApiResponse>;
  */
 export function createApiHandler(
   service: RecognitionService,
-  config: Pick<Config, 'maxImageBytes' | 'maxResponseBytes' | 'requestTimeoutMs' | 'corsAllowedOrigins'>,
+  config: ApiSettings,
   options: { ready?: Promise<unknown>; telemetry?: Telemetry } = {},
 ): ApiHandler {
   const telemetry = options.telemetry ?? createTelemetry();

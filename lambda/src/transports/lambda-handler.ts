@@ -1,10 +1,9 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { randomUUID } from 'node:crypto';
-import type { Config } from '../adapters/config';
 import type { RecognitionService } from '../service/recognition-service';
 import { InternalError } from '../core/errors';
 import { createApiHandler } from './api-handler';
-import { errorResponse } from './http/api';
+import { errorResponse, type ApiSettings } from './http/api';
 import { bodyBytes, type ApiRequest, type ApiResponse, type JsonBody } from './http/api-types';
 import { createTelemetry, type Telemetry } from './telemetry';
 
@@ -84,7 +83,7 @@ function toMappingTemplateResult(res: ApiResponse): JsonBody {
  */
 export function createLambdaHandler(
   service: RecognitionService,
-  config: Pick<Config, 'maxImageBytes' | 'maxResponseBytes' | 'requestTimeoutMs' | 'corsAllowedOrigins'>,
+  config: ApiSettings,
   options: { ready?: Promise<unknown>; telemetry?: Telemetry } = {},
 ) {
   const telemetry = options.telemetry ?? createTelemetry();
