@@ -4,12 +4,15 @@ import path from 'node:path';
 import { InferenceApi, ROUTES } from './inference-api';
 import { InferenceFunction } from './inference-function';
 import { ModelCatalog } from './model-catalog';
+import { OperationsAlarms } from './operations-alarms';
 import { type DeploymentOptions, retentionDays } from './options';
 import { WebFrontend } from './web-frontend';
 
 export interface ImageRecognitionStackProps extends StackProps, DeploymentOptions {
   /** Repo root: Dockerfile, .dockerignore, models/manifest.json and web/. Default: the folder above lib/. */
   readonly repoRoot?: string;
+  /** The WAF web ACL (scope CLOUDFRONT) for the distribution, from WebAclStack. Default: none. */
+  readonly webAclArn?: string;
 }
 
 /**
@@ -20,6 +23,7 @@ export class ImageRecognitionStack extends Stack {
   readonly inference: InferenceFunction;
   readonly api: InferenceApi;
   readonly web: WebFrontend;
+  readonly alarms: OperationsAlarms;
 
   constructor(scope: Construct, id: string, props: ImageRecognitionStackProps) {
     super(scope, id, props);
@@ -37,7 +41,8 @@ export class ImageRecognitionStack extends Stack {
       preloadModels: props.preloadModels,
       memorySize: props.memorySize,
       ortThreads: props.ortThreads,
-      reservedConcurrency: props.reservedConcurrency,
+      maxConcurrency: props.maxConcurrency,
+      tracing: props.tracing,
       provisionedConcurrency: props.provisionedConcurrency,
       allowedOrigins: props.allowedOrigins,
       logRetention,
@@ -47,7 +52,8 @@ export class ImageRecognitionStack extends Stack {
       handler: this.inference.alias,
       throttleRateLimit: props.throttleRateLimit,
       throttleBurstLimit: props.throttleBurstLimit,
-      apiKey: props.apiKey,
+      dailyQuota: props.dailyQuota,
+      tracing: props.tracing,
       allowedOrigins: props.allowedOrigins,
       logRetention,
       cloudWatchRole: props.apiCloudWatchRole,
@@ -58,11 +64,21 @@ export class ImageRecognitionStack extends Stack {
       api: this.api.api,
       apiPaths: ROUTES.map((r) => r.path),
       apiKey: this.api.key,
+      callersSendKey: props.apiKey,
+      webAclArn: props.webAclArn,
+      accessLogDays: props.cloudFrontLogs ? props.logRetentionDays : undefined,
+    });
+
+    this.alarms = new OperationsAlarms(this, 'Alarms', {
+      api: this.api.api,
+      function: this.inference.function,
+      maxConcurrency: props.maxConcurrency,
+      email: props.alarmEmail,
     });
 
     const site = `https://${this.web.distribution.distributionDomainName}`;
     new CfnOutput(this, 'ApiGatewayUrl', {
-      description: 'Classifier endpoint on API Gateway (POST an image)',
+      description: 'Classifier endpoint on API Gateway itself: needs the x-api-key header (ApiKeyId)',
       value: `${this.api.api.url}classifier`,
     });
     new CfnOutput(this, 'ClassifierUrl', { description: 'Web page', value: `${site}/classifier.html` });
@@ -70,11 +86,13 @@ export class ImageRecognitionStack extends Stack {
       description: 'Detector endpoint through CloudFront (POST an image)',
       value: `${site}/detector`,
     });
-    if (this.api.key) {
-      new CfnOutput(this, 'ApiKeyId', {
-        description: 'aws apigateway get-api-key --include-value --api-key <id> prints the key',
-        value: this.api.key.keyId,
-      });
-    }
+    new CfnOutput(this, 'ClassifierEndpoint', {
+      description: 'Classifier endpoint through CloudFront (POST an image)',
+      value: `${site}/classifier`,
+    });
+    new CfnOutput(this, 'ApiKeyId', {
+      description: 'aws apigateway get-api-key --include-value --api-key <id> prints the key',
+      value: this.api.key.keyId,
+    });
   }
 }

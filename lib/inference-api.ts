@@ -37,6 +37,8 @@ export const GATEWAY_ERRORS: readonly {
   type: apigateway.ResponseType;
   statusCode: number;
   error: string;
+  /** Seconds, sent as Retry-After. */
+  retryAfter?: number;
 }[] = [
   { type: apigateway.ResponseType.DEFAULT_4XX, statusCode: 400, error: 'INVALID_REQUEST' },
   { type: apigateway.ResponseType.DEFAULT_5XX, statusCode: 502, error: 'INTERNAL' },
@@ -47,6 +49,8 @@ export const GATEWAY_ERRORS: readonly {
   // A REST API answers an unknown path as a missing token (403): it is a 404 here, as locally.
   { type: apigateway.ResponseType.MISSING_AUTHENTICATION_TOKEN, statusCode: 404, error: 'NOT_FOUND' },
   { type: apigateway.ResponseType.INTEGRATION_TIMEOUT, statusCode: 504, error: 'TIMEOUT' },
+  // What a Lambda throttle (reserved concurrency full) becomes; other integration failures too.
+  { type: apigateway.ResponseType.INTEGRATION_FAILURE, statusCode: 503, error: 'OVERLOADED', retryAfter: 1 },
   { type: apigateway.ResponseType.REQUEST_TOO_LARGE, statusCode: 413, error: 'PAYLOAD_TOO_LARGE' },
 ];
 
@@ -65,8 +69,10 @@ export interface InferenceApiProps {
   readonly throttleRateLimit: number;
   /** Stage throttling: burst. */
   readonly throttleBurstLimit: number;
-  /** Create a usage plan and an API key, and require the key on the non-public routes. Default false. */
-  readonly apiKey?: boolean;
+  /** Requests per day the usage plan allows. Default: no quota. */
+  readonly dailyQuota?: number;
+  /** Active X-Ray tracing on the stage. Default false. */
+  readonly tracing?: boolean;
   /** Browser origins allowed cross-origin (CORS preflight on every route). Default: none. */
   readonly allowedOrigins?: readonly string[];
   /** Retention of the access log group. Default one month. */
@@ -79,12 +85,17 @@ export interface InferenceApiProps {
   readonly cloudWatchRole?: boolean;
 }
 
-/** REST API (regional) in front of the inference function: binary bodies, throttling, access logs. */
+/**
+ * REST API (regional) in front of the inference function: binary bodies, throttling, access logs,
+ * and a usage plan whose key every non-public route requires. The key is the one way in: CloudFront
+ * adds it (or, with apiKey=true, callers send it), so the execute-api URL alone gets 403 and every
+ * request counts against the plan's throttle and daily quota.
+ */
 export class InferenceApi extends Construct {
   readonly api: apigateway.RestApi;
   readonly accessLogs: logs.LogGroup;
-  readonly usagePlan?: apigateway.UsagePlan;
-  readonly key?: apigateway.IApiKey;
+  readonly usagePlan: apigateway.UsagePlan;
+  readonly key: apigateway.IApiKey;
 
   constructor(scope: Construct, id: string, props: InferenceApiProps) {
     super(scope, id);
@@ -111,6 +122,7 @@ export class InferenceApi extends Construct {
         loggingLevel: apigateway.MethodLoggingLevel.ERROR,
         dataTraceEnabled: false,
         metricsEnabled: true,
+        tracingEnabled: Boolean(props.tracing),
       },
       defaultCorsPreflightOptions: origins.length
         ? {
@@ -125,7 +137,10 @@ export class InferenceApi extends Construct {
       this.api.addGatewayResponse(`Gateway${g.type.responseType}`, {
         type: g.type,
         statusCode: String(g.statusCode),
-        responseHeaders: gatewayCorsHeaders(origins),
+        responseHeaders: {
+          ...gatewayCorsHeaders(origins),
+          ...(g.retryAfter ? { 'Retry-After': `'${g.retryAfter}'` } : {}),
+        },
         templates: {
           'application/json': `{"statusCode": ${g.statusCode}, "error": "${g.error}", "message": $context.error.messageString, "requestId": "$context.requestId"}`,
         },
@@ -138,19 +153,20 @@ export class InferenceApi extends Construct {
     });
     for (const route of ROUTES) {
       this.api.root.addResource(route.path.slice(1)).addMethod(route.method, integration, {
-        apiKeyRequired: Boolean(props.apiKey) && !route.public,
+        apiKeyRequired: !route.public,
       });
     }
 
-    if (props.apiKey) {
-      this.usagePlan = this.api.addUsagePlan('UsagePlan', {
-        description: 'Image recognition API key',
-        throttle: { rateLimit: props.throttleRateLimit, burstLimit: props.throttleBurstLimit },
-        apiStages: [{ api: this.api, stage: this.api.deploymentStage }],
-      });
-      this.key = this.api.addApiKey('Key', { description: 'Image recognition web page and clients' });
-      this.usagePlan.addApiKey(this.key);
-    }
+    this.usagePlan = this.api.addUsagePlan('UsagePlan', {
+      description: 'Image recognition: throttle and daily quota for every request that carries the key',
+      throttle: { rateLimit: props.throttleRateLimit, burstLimit: props.throttleBurstLimit },
+      quota: props.dailyQuota ? { limit: props.dailyQuota, period: apigateway.Period.DAY } : undefined,
+      apiStages: [{ api: this.api, stage: this.api.deploymentStage }],
+    });
+    this.key = this.api.addApiKey('Key', {
+      description: 'Image recognition: CloudFront, the page and clients',
+    });
+    this.usagePlan.addApiKey(this.key);
 
     Validations.of(this).acknowledge({
       id: 'AwsSolutions-APIG2',
@@ -159,12 +175,13 @@ export class InferenceApi extends Construct {
     });
     Validations.of(this).acknowledge({
       id: 'AwsSolutions-APIG3',
-      reason: 'No WAF by default (cost); stage throttling and the optional usage plan limit abuse.',
+      reason:
+        'Every request enters through CloudFront (the key it adds is required here), where the optional WAF (waf=true) sits; the usage plan throttles and caps each day.',
     });
     Validations.of(this).acknowledge({
       id: 'AwsSolutions-APIG4',
       reason:
-        'A public demo API: no user identity. An API key with a usage plan can be required (context apiKey=true).',
+        'A public recognition API with no user identity: an API key (added by CloudFront, or sent by callers with apiKey=true) meters it through the usage plan.',
     });
     Validations.of(this).acknowledge({
       id: 'AwsSolutions-COG4',

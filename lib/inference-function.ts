@@ -35,8 +35,10 @@ export interface InferenceFunctionProps {
   readonly memorySize?: number;
   /** ORT_INTRA_OP_THREADS. Default: unset (the function uses floor(memory / 1,769 MB), 1 to 6). */
   readonly ortThreads?: number;
-  /** Reserved concurrency. Default: none. */
-  readonly reservedConcurrency?: number;
+  /** Reserved concurrency: the most environments at once. Default: none (the account's pool). */
+  readonly maxConcurrency?: number;
+  /** Active X-Ray tracing. Default false. */
+  readonly tracing?: boolean;
   /** Provisioned concurrency on the `live` alias. Default: none. */
   readonly provisionedConcurrency?: number;
   /** CORS_ALLOWED_ORIGINS. Default: none (the web page is same-origin). */
@@ -161,11 +163,22 @@ export class InferenceFunction extends Construct {
       timeout: FUNCTION_TIMEOUT,
       // /tmp holds the models downloaded from S3 (resnet50 + yolov4 = 360 MB).
       ephemeralStorageSize: Size.mebibytes(modelSource.kind === 's3' ? 2048 : 1024),
-      reservedConcurrentExecutions: props.reservedConcurrency,
+      reservedConcurrentExecutions: props.maxConcurrency,
+      tracing: props.tracing ? lambda.Tracing.ACTIVE : undefined,
       logGroup: this.logGroup,
       role: this.role,
       environment,
     });
+
+    if (props.tracing) {
+      acknowledgeWildcardFindings(this.role, [
+        {
+          finding: /^Resource::\*$/,
+          reason:
+            'X-Ray PutTraceSegments and PutTelemetryRecords have no resource-level permissions (Lambda active tracing).',
+        },
+      ]);
+    }
 
     this.alias = new lambda.Alias(this, 'Live', {
       aliasName: 'live',

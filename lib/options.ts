@@ -36,12 +36,32 @@ export interface DeploymentOptions {
    * function's own choice, floor(memory / 1,769 MB) capped at 6.
    */
   readonly ortThreads?: number;
-  /** Reserved concurrency. Context `reservedConcurrency`. Default: none (account pool). */
-  readonly reservedConcurrency?: number;
+  /**
+   * The most environments the function may run at once (its reserved concurrency), the ceiling on
+   * what a flood of requests can spend per second. Context `maxConcurrency`: a number, or `none` for
+   * the account's unreserved pool. Default 10.
+   */
+  readonly maxConcurrency?: number;
   /** Provisioned concurrency on the `live` alias. Context `provisionedConcurrency`. Default: none. */
   readonly provisionedConcurrency?: number;
-  /** Require an API key (usage plan) on the API. Context `apiKey`. Default false. */
+  /**
+   * Callers must send the API key themselves (and the page gets it in config.json). Context
+   * `apiKey`. Default false: CloudFront adds the key on the way to API Gateway, so the API answers
+   * through CloudFront without one and the execute-api URL refuses calls without it.
+   */
   readonly apiKey: boolean;
+  /** Requests per day the usage plan allows (its quota). Context `dailyQuota`: a number or `none`. Default 10,000. */
+  readonly dailyQuota?: number;
+  /** A WAF web ACL on CloudFront with a per-address rate rule. Context `waf`. Default false. */
+  readonly waf: boolean;
+  /** Requests per address per 5 minutes the WAF rate rule allows. Context `wafRateLimit`. Default 300. */
+  readonly wafRateLimit: number;
+  /** E-mail address an SNS topic sends the alarms to. Context `alarmEmail`. Default: alarms without a topic. */
+  readonly alarmEmail?: string;
+  /** Active X-Ray tracing on the function and the API stage. Context `tracing`. Default true. */
+  readonly tracing: boolean;
+  /** CloudFront standard logging (v2) into an S3 bucket. Context `cloudFrontLogs`. Default true. */
+  readonly cloudFrontLogs: boolean;
   /** Origins allowed by CORS besides the CloudFront site (same origin). Context `allowedOrigins` (comma-separated). */
   readonly allowedOrigins: readonly string[];
   /** Stage throttling: steady requests per second. Context `throttleRateLimit`. Default 20. */
@@ -80,6 +100,20 @@ function parseInt(key: string, value: unknown, min: number, max: number): number
   return n;
 }
 
+/** A positive integer, or `none` (and 0) for "no limit". */
+function parseLimit(key: string, value: unknown, fallback: number, max: number): number | undefined {
+  if (value === 'none' || value === 0 || value === '0') return undefined;
+  return parseInt(key, value, 1, max) ?? fallback;
+}
+
+function parseEmail(key: string, value: unknown): string | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  if (typeof value !== 'string' || !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(value)) {
+    throw new Error(`Context '${key}' must be an e-mail address, got '${show(value)}'`);
+  }
+  return value;
+}
+
 function parseList(value: unknown): string[] | undefined {
   if (value === undefined || value === null) return undefined;
   if (Array.isArray(value)) return value.map(String);
@@ -98,7 +132,6 @@ export function parseModelSource(value: unknown): ModelSource {
   return { kind: 's3', bucketName: m[1], prefix: (m[2] ?? '').replace(/^\/+|\/+$/g, '') };
 }
 
-/** Reads the options from CDK context (cdk.json or `-c key=value`); missing keys take the defaults. */
 /** CloudWatch Logs accepts only certain retention periods (1, 3, 5, 7, 14, 30, 60, 90, ... days). */
 export function retentionDays(days: number): RetentionDays {
   const match = (Object.values(RetentionDays) as unknown[]).find((v): v is RetentionDays => v === days);
@@ -110,9 +143,24 @@ export function retentionDays(days: number): RetentionDays {
   return match;
 }
 
+/** Reads the options from CDK context (cdk.json or `-c key=value`); missing keys take the defaults. */
 export function deploymentOptionsFromContext(node: Node): DeploymentOptions {
   const ctx = (key: string): unknown => node.tryGetContext(key);
   const modelSource = parseModelSource(ctx('modelSource'));
+  if (ctx('reservedConcurrency') !== undefined) {
+    throw new Error("Context 'reservedConcurrency' is now 'maxConcurrency' (default 10, or 'none')");
+  }
+  const maxConcurrency = parseLimit('maxConcurrency', ctx('maxConcurrency'), 10, 10000);
+  const provisionedConcurrency = parseInt('provisionedConcurrency', ctx('provisionedConcurrency'), 1, 10000);
+  if (
+    maxConcurrency !== undefined &&
+    provisionedConcurrency !== undefined &&
+    provisionedConcurrency > maxConcurrency
+  ) {
+    throw new Error(
+      `Context 'provisionedConcurrency' (${provisionedConcurrency}) must not exceed 'maxConcurrency' (${maxConcurrency})`,
+    );
+  }
   return {
     modelSource,
     imageModels:
@@ -123,9 +171,16 @@ export function deploymentOptionsFromContext(node: Node): DeploymentOptions {
     preloadModels: parseList(ctx('preloadModels')),
     memorySize: parseInt('memorySize', ctx('memorySize'), 128, 10240) ?? 3008,
     ortThreads: parseInt('ortThreads', ctx('ortThreads'), 1, 16),
-    reservedConcurrency: parseInt('reservedConcurrency', ctx('reservedConcurrency'), 0, 10000),
-    provisionedConcurrency: parseInt('provisionedConcurrency', ctx('provisionedConcurrency'), 1, 10000),
+    maxConcurrency,
+    provisionedConcurrency,
     apiKey: parseBool('apiKey', ctx('apiKey'), false),
+    dailyQuota: parseLimit('dailyQuota', ctx('dailyQuota'), 10_000, 1_000_000_000),
+    waf: parseBool('waf', ctx('waf'), false),
+    // WAF's own bounds for a rate-based rule.
+    wafRateLimit: parseInt('wafRateLimit', ctx('wafRateLimit'), 10, 2_000_000_000) ?? 300,
+    alarmEmail: parseEmail('alarmEmail', ctx('alarmEmail')),
+    tracing: parseBool('tracing', ctx('tracing'), true),
+    cloudFrontLogs: parseBool('cloudFrontLogs', ctx('cloudFrontLogs'), true),
     allowedOrigins: parseList(ctx('allowedOrigins')) ?? [],
     throttleRateLimit: parseInt('throttleRateLimit', ctx('throttleRateLimit'), 1, 10000) ?? 20,
     throttleBurstLimit: parseInt('throttleBurstLimit', ctx('throttleBurstLimit'), 1, 5000) ?? 40,

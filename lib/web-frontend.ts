@@ -7,15 +7,19 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
+import { CloudFrontAccessLogs } from './cloudfront-access-logs';
 import { acknowledgeWildcardFindings } from './nag-acknowledgements';
 
 /**
- * Headers CloudFront passes to API Gateway: what the API reads. Not Host: API Gateway routes on its
- * own host name (execute-api), so the viewer's Host (the CloudFront domain) would make it answer 403.
- * Not Origin either: on this path the page is same-origin, so there is nothing for CORS to decide;
- * cross-origin clients call the API Gateway URL, where the preflight is configured (allowedOrigins).
+ * Headers CloudFront passes from the viewer to API Gateway: what the API reads. Not Host: API
+ * Gateway routes on its own host name (execute-api), so the viewer's Host (the CloudFront domain)
+ * would make it answer 403. Origin, so cross-origin callers (allowedOrigins) get their CORS headers
+ * on this path too. x-api-key only when callers bring their own key (API_KEY_HEADER).
  */
-export const API_FORWARDED_HEADERS = ['Content-Type', 'x-api-key', 'Accept'] as const;
+export const API_FORWARDED_HEADERS = ['Content-Type', 'Accept', 'Origin'] as const;
+
+/** The header API Gateway reads the usage plan's key from. */
+export const API_KEY_HEADER = 'x-api-key';
 
 /**
  * The page's Content-Security-Policy: the same as the local server's (local/server.ts,
@@ -33,12 +37,19 @@ export interface WebFrontendProps {
   readonly api: apigateway.RestApi;
   /** Path patterns routed to the API (e.g. /classifier). */
   readonly apiPaths: readonly string[];
+  /** The usage plan's key, which API Gateway requires on every non-public route. */
+  readonly apiKey: apigateway.IApiKey;
   /**
-   * API key the page sends (config.json's `apiKey`, read by web/api-client.js). Anyone who loads the page
-   * can read it: it meters and throttles through the usage plan, it does not authenticate.
-   * Default: none (`"apiKey": null`).
+   * true: callers send the key (CloudFront forwards their x-api-key, and the page reads it from
+   * config.json, so anyone who loads the page can read it: it meters, it does not authenticate).
+   * false (default): CloudFront adds the key itself on the way to API Gateway; callers need none,
+   * and the execute-api URL refuses requests that skip CloudFront.
    */
-  readonly apiKey?: apigateway.IApiKey;
+  readonly callersSendKey?: boolean;
+  /** A WAF web ACL (scope CLOUDFRONT, in us-east-1) for the distribution. Default: none. */
+  readonly webAclArn?: string;
+  /** Standard logging (v2) into an S3 bucket kept this many days. Default: no access logs. */
+  readonly accessLogDays?: number;
   /** Page loaded at `/`. Default classifier.html. */
   readonly defaultRootObject?: string;
   /** CloudFront price class. Default PRICE_CLASS_100 (North America and Europe edges). */
@@ -54,6 +65,7 @@ export class WebFrontend extends Construct {
   readonly distribution: cloudfront.Distribution;
   readonly apiOriginRequestPolicy: cloudfront.OriginRequestPolicy;
   readonly pageHeadersPolicy: cloudfront.ResponseHeadersPolicy;
+  readonly accessLogs?: CloudFrontAccessLogs;
 
   constructor(scope: Construct, id: string, props: WebFrontendProps) {
     super(scope, id);
@@ -66,13 +78,20 @@ export class WebFrontend extends Construct {
       autoDeleteObjects: true,
     });
 
+    const callersSendKey = props.callersSendKey ?? false;
+    const forwarded: string[] = [...API_FORWARDED_HEADERS, ...(callersSendKey ? [API_KEY_HEADER] : [])];
     this.apiOriginRequestPolicy = new cloudfront.OriginRequestPolicy(this, 'ApiOriginRequest', {
-      comment: 'Image recognition API: Content-Type, x-api-key, Accept and all query strings; not Host',
-      headerBehavior: cloudfront.OriginRequestHeaderBehavior.allowList(...API_FORWARDED_HEADERS),
+      comment: `Image recognition API: ${forwarded.join(', ')} and all query strings; not Host`,
+      headerBehavior: cloudfront.OriginRequestHeaderBehavior.allowList(...forwarded),
       queryStringBehavior: cloudfront.OriginRequestQueryStringBehavior.all(),
       cookieBehavior: cloudfront.OriginRequestCookieBehavior.none(),
     });
-    const apiOrigin = new origins.RestApiOrigin(props.api, { readTimeout: Duration.seconds(30) });
+    const keyValue = this.readApiKeyValue(props.apiKey);
+    const apiOrigin = new origins.RestApiOrigin(props.api, {
+      readTimeout: Duration.seconds(30),
+      // The usage plan's key, added on the way in, is what lets a request through API Gateway.
+      customHeaders: callersSendKey ? undefined : { [API_KEY_HEADER]: keyValue },
+    });
     const apiBehavior: cloudfront.BehaviorOptions = {
       origin: apiOrigin,
       allowedMethods: cloudfront.AllowedMethods.ALLOW_ALL,
@@ -113,9 +132,16 @@ export class WebFrontend extends Construct {
         compress: true,
       },
       additionalBehaviors: Object.fromEntries(props.apiPaths.map((p) => [p, apiBehavior])),
+      webAclId: props.webAclArn,
     });
+    if (props.accessLogDays !== undefined) {
+      this.accessLogs = new CloudFrontAccessLogs(this, 'AccessLogs', {
+        distribution: this.distribution,
+        retentionDays: props.accessLogDays,
+      });
+    }
 
-    const apiKeyValue = props.apiKey ? this.readApiKeyValue(props.apiKey) : null;
+    const apiKeyValue = callersSendKey ? keyValue : null;
     const deployment = new s3deploy.BucketDeployment(this, 'Deploy', {
       sources: [
         // The page's own files only: not a local config.json (generated below), nor the type-checking
@@ -130,7 +156,7 @@ export class WebFrontend extends Construct {
       memoryLimit: 256,
     });
 
-    this.acknowledgeFindings();
+    this.acknowledgeFindings(props.webAclArn, props.accessLogDays !== undefined);
     this.acknowledgeCdkHandlers(deployment);
   }
 
@@ -164,7 +190,7 @@ export class WebFrontend extends Construct {
     return reader.getResponseField('value');
   }
 
-  private acknowledgeFindings(): void {
+  private acknowledgeFindings(webAclArn: string | undefined, logsV2: boolean): void {
     const ack = (id: string, reason: string) => {
       Validations.of(this).acknowledge({ id, reason });
     };
@@ -173,11 +199,20 @@ export class WebFrontend extends Construct {
       'Static files of a demo page; CloudFront serves them and its metrics cover access.',
     );
     ack('AwsSolutions-CFR1', 'The page and API are meant to be reachable from every country.');
-    ack('AwsSolutions-CFR2', 'No WAF by default (cost); API Gateway throttling protects the backend.');
-    ack(
-      'AwsSolutions-CFR3',
-      'No standard logs: they need an ACL-enabled bucket; API Gateway access logs cover the API.',
-    );
+    if (!webAclArn) {
+      ack(
+        'AwsSolutions-CFR2',
+        "WAF is opt-in (waf=true, a per-address rate rule); without it the usage plan throttle and quota and the function's reserved concurrency cap what a flood can spend.",
+      );
+    }
+    if (logsV2) {
+      ack(
+        'AwsSolutions-CFR3',
+        'Access logs use standard logging v2 (CloudWatch vended-log delivery to an S3 bucket); the rule reads only the legacy Logging property.',
+      );
+    } else {
+      ack('AwsSolutions-CFR3', 'Access logs turned off by the deployer (cloudFrontLogs=false).');
+    }
     ack(
       'AwsSolutions-CFR4',
       'The default *.cloudfront.net certificate allows TLSv1 and cannot be changed without a custom domain and certificate.',

@@ -13,7 +13,7 @@ const optionsFor = (context: Record<string, unknown>) =>
   deploymentOptionsFromContext(new App({ context }).node);
 
 describe('deployment options from context', () => {
-  test('defaults: models baked into the image, 3008 MB, no API key, throttle 20/40, 30-day logs', () => {
+  test('defaults: models baked into the image, 3008 MB, 10 environments, 10,000 requests a day, tracing and CloudFront logs on, no WAF', () => {
     expect(optionsFor({})).toEqual({
       modelSource: { kind: 'image' },
       imageModels: ['resnet50-v1-12', 'yolov4'],
@@ -23,9 +23,15 @@ describe('deployment options from context', () => {
       preloadModels: undefined,
       memorySize: 3008,
       ortThreads: undefined,
-      reservedConcurrency: undefined,
+      maxConcurrency: 10,
       provisionedConcurrency: undefined,
       apiKey: false,
+      dailyQuota: 10000,
+      waf: false,
+      wafRateLimit: 300,
+      alarmEmail: undefined,
+      tracing: true,
+      cloudFrontLogs: true,
       allowedOrigins: [],
       throttleRateLimit: 20,
       throttleBurstLimit: 40,
@@ -60,6 +66,13 @@ describe('deployment options from context', () => {
     expect(() => optionsFor({ memorySize: '64' })).toThrow(/memorySize/);
     expect(() => optionsFor({ apiKey: 'yes' })).toThrow(/apiKey/);
     expect(() => optionsFor({ logRetentionDays: '8' })).toThrow(/logRetentionDays/);
+    expect(() => optionsFor({ alarmEmail: 'ops' })).toThrow(/alarmEmail/);
+    expect(() => optionsFor({ wafRateLimit: '5' })).toThrow(/wafRateLimit/);
+    expect(() => optionsFor({ maxConcurrency: '-1' })).toThrow(/maxConcurrency/);
+    expect(optionsFor({ maxConcurrency: 'none', dailyQuota: '0' })).toMatchObject({
+      maxConcurrency: undefined,
+      dailyQuota: undefined,
+    });
     expect(optionsFor({ logRetentionDays: '7' }).logRetentionDays).toBe(7);
     expect(() => parseModelSource('https://bucket/prefix')).toThrow(/modelSource/);
     expect(parseModelSource('s3://bucket')).toEqual({ kind: 's3', bucketName: 'bucket', prefix: '' });

@@ -1,13 +1,22 @@
-import { Validations } from 'aws-cdk-lib';
+import { App, Validations } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import openapi from '../../lambda/src/transports/http/openapi.json';
+import { addAppStacks } from '../../lib/app-stacks';
 import { BINARY_MEDIA_TYPES, ROUTES } from '../../lib/inference-api';
 import { PAGE_CONTENT_SECURITY_POLICY } from '../../lib/web-frontend';
-import { bytesOf, dockerImageAssets, listFiles, resourcesOf, synth, type Synthesized } from './synth';
+import {
+  bytesOf,
+  CDK_JSON_CONTEXT,
+  dockerImageAssets,
+  listFiles,
+  resourcesOf,
+  synth,
+  type Synthesized,
+} from './synth';
 
 jest.setTimeout(300_000);
 
@@ -27,13 +36,19 @@ beforeAll(() => {
     allowedOrigins: 'https://example.com,https://app.example.org',
     memorySize: '5307',
     ortThreads: '3',
-    reservedConcurrency: '10',
+    maxConcurrency: '12',
     provisionedConcurrency: '2',
     throttleRateLimit: '5',
     throttleBurstLimit: '10',
     logRetentionDays: '7',
     apiCloudWatchRole: 'false',
     preloadModels: 'resnet50-v1-12',
+    dailyQuota: '5000',
+    waf: 'true',
+    wafRateLimit: '600',
+    alarmEmail: 'ops@example.com',
+    tracing: 'false',
+    cloudFrontLogs: 'false',
   });
 });
 
@@ -45,6 +60,7 @@ const functionProps = (s: Synthesized) => {
     MemorySize: number;
     Timeout: number;
     ReservedConcurrentExecutions?: number;
+    TracingConfig?: { Mode: string };
     Environment: { Variables: Record<string, string> };
     Role: { 'Fn::GetAtt': [string, string] };
   };
@@ -95,7 +111,6 @@ describe('inference function', () => {
     const fn = functionProps(base);
     expect(fn.MemorySize).toBe(3008);
     expect(fn.Timeout).toBeLessThan(29);
-    expect(fn.ReservedConcurrentExecutions).toBeUndefined();
   });
 
   test('sets the environment for limits, Powertools and the quiet AWS SDK', () => {
@@ -130,10 +145,10 @@ describe('inference function', () => {
     expect(groups[0]![1].RetentionInDays).toBe(30);
   });
 
-  test('honours memory, ORT threads, reserved and provisioned concurrency, origins and preload options', () => {
+  test('honours memory, ORT threads, maxConcurrency, provisioned concurrency, origins and preload options', () => {
     const fn = functionProps(full);
     expect(fn.MemorySize).toBe(5307);
-    expect(fn.ReservedConcurrentExecutions).toBe(10);
+    expect(fn.ReservedConcurrentExecutions).toBe(12);
     expect(fn.Environment.Variables).toMatchObject({
       CORS_ALLOWED_ORIGINS: 'https://example.com,https://app.example.org',
       PRELOAD_MODELS: 'resnet50-v1-12',
@@ -215,7 +230,6 @@ describe('REST API', () => {
       const integration = method.Integration as { Type: string; Uri: unknown };
       expect(integration.Type).toBe('AWS_PROXY');
       expect(JSON.stringify(integration.Uri)).toMatch(/InferenceLive/);
-      expect(method.ApiKeyRequired).toBe(false);
     }
   });
 
@@ -264,6 +278,7 @@ describe('REST API', () => {
         'ACCESS_DENIED',
         'DEFAULT_4XX',
         'DEFAULT_5XX',
+        'INTEGRATION_FAILURE',
         'INTEGRATION_TIMEOUT',
         'INVALID_API_KEY',
         'MISSING_AUTHENTICATION_TOKEN',
@@ -274,6 +289,11 @@ describe('REST API', () => {
     );
     expect(responses.MISSING_AUTHENTICATION_TOKEN?.StatusCode).toBe('404');
     expect(responses.THROTTLED?.StatusCode).toBe('429');
+    // A Lambda throttle (reserved concurrency full) reaches API Gateway as an integration failure.
+    expect(responses.INTEGRATION_FAILURE?.StatusCode).toBe('503');
+    expect(responses.INTEGRATION_FAILURE?.ResponseParameters).toEqual({
+      'gatewayresponse.header.Retry-After': "'1'",
+    });
     const codes = openapi.components.schemas.Error.properties.error.enum;
     for (const [type, r] of Object.entries(responses)) {
       // The template, with the two values API Gateway fills in, is the shape openapi.json documents.
@@ -288,7 +308,8 @@ describe('REST API', () => {
       });
       expect(body.statusCode).toBe(Number(r.StatusCode));
       expect(codes).toContain(body.error);
-      expect(r.ResponseParameters ?? {}).toEqual({}); // no CORS header without allowedOrigins
+      // No CORS header without allowedOrigins.
+      expect(Object.keys(r.ResponseParameters ?? {}).filter((h) => /Access-Control/.test(h))).toEqual([]);
     }
   });
 
@@ -300,28 +321,45 @@ describe('REST API', () => {
       });
     }
     for (const [, r] of resourcesOf(full.template, 'AWS::ApiGateway::GatewayResponse')) {
-      expect(r.ResponseParameters ?? {}).toEqual({});
+      expect(Object.keys(r.ResponseParameters ?? {}).filter((h) => /Access-Control/.test(h))).toEqual([]);
     }
   });
 
-  test('with apiKey=true: usage plan with throttle, key required except on /health and /openapi.json', () => {
-    full.template.resourceCountIs('AWS::ApiGateway::ApiKey', 1);
-    full.template.hasResourceProperties('AWS::ApiGateway::UsagePlan', {
-      Throttle: { RateLimit: 5, BurstLimit: 10 },
+  test.each([
+    ['default', () => base],
+    ['apiKey=true', () => full],
+  ])(
+    'the usage plan key is required on every route but /health and /openapi.json, so the execute-api URL alone answers 403 (%s)',
+    (_name, get) => {
+      const { template } = get();
+      template.resourceCountIs('AWS::ApiGateway::ApiKey', 1);
+      template.resourceCountIs('AWS::ApiGateway::UsagePlanKey', 1);
+      const resources = new Map(
+        resourcesOf(template, 'AWS::ApiGateway::Resource').map(([id, p]) => [id, p.PathPart as string]),
+      );
+      const keyRequired = Object.fromEntries(
+        resourcesOf(template, 'AWS::ApiGateway::Method')
+          .filter(([, p]) => p.HttpMethod !== 'OPTIONS')
+          .map(([, p]) => [resources.get((p.ResourceId as { Ref: string }).Ref), p.ApiKeyRequired]),
+      );
+      expect(keyRequired).toEqual(Object.fromEntries(ROUTES.map((r) => [r.path.slice(1), !r.public])));
+      expect(keyRequired).toMatchObject({ classifier: true, detector: true, health: false });
+    },
+  );
+
+  test('the usage plan throttles like the stage and allows 10,000 requests a day unless dailyQuota says otherwise', () => {
+    base.template.hasResourceProperties('AWS::ApiGateway::UsagePlan', {
+      Throttle: { RateLimit: 20, BurstLimit: 40 },
+      Quota: { Limit: 10000, Period: 'DAY' },
       ApiStages: [Match.objectLike({ Stage: Match.anyValue() })],
     });
-    full.template.resourceCountIs('AWS::ApiGateway::UsagePlanKey', 1);
-    const resources = new Map(
-      resourcesOf(full.template, 'AWS::ApiGateway::Resource').map(([id, p]) => [id, p.PathPart as string]),
-    );
-    const keyRequired = Object.fromEntries(
-      resourcesOf(full.template, 'AWS::ApiGateway::Method')
-        .filter(([, p]) => p.HttpMethod !== 'OPTIONS')
-        .map(([, p]) => [resources.get((p.ResourceId as { Ref: string }).Ref), p.ApiKeyRequired]),
-    );
-    expect(keyRequired).toEqual(Object.fromEntries(ROUTES.map((r) => [r.path.slice(1), !r.public])));
-    expect(keyRequired).toMatchObject({ classifier: true, health: false });
-    base.template.resourceCountIs('AWS::ApiGateway::ApiKey', 0);
+    full.template.hasResourceProperties('AWS::ApiGateway::UsagePlan', {
+      Throttle: { RateLimit: 5, BurstLimit: 10 },
+      Quota: { Limit: 5000, Period: 'DAY' },
+    });
+    synth({ dailyQuota: 'none' }).template.hasResourceProperties('AWS::ApiGateway::UsagePlan', {
+      Quota: Match.absent(),
+    });
   });
 
   test('with allowedOrigins: CORS preflight (OPTIONS) on every route, without an API key', () => {
@@ -388,7 +426,35 @@ describe('web page', () => {
     });
   });
 
-  test('routes the API paths to API Gateway uncached, forwarding Content-Type and x-api-key but not Host', () => {
+  const apiOriginOf = (t: Synthesized) => {
+    const [[, dist]] = resourcesOf(t.template, 'AWS::CloudFront::Distribution') as [
+      [string, { DistributionConfig: { Origins: Record<string, unknown>[] } }],
+    ];
+    return dist.DistributionConfig.Origins.find((o) => o.CustomOriginConfig)!;
+  };
+  const forwardedHeaders = (t: Synthesized) => {
+    const [[, policy]] = resourcesOf(t.template, 'AWS::CloudFront::OriginRequestPolicy') as [
+      [string, { OriginRequestPolicyConfig: { HeadersConfig: { Headers: string[] } } }],
+    ];
+    return policy.OriginRequestPolicyConfig.HeadersConfig.Headers;
+  };
+
+  test("CloudFront adds the usage plan key on the way to API Gateway, and does not pass on a viewer's own", () => {
+    expect(apiOriginOf(base).OriginCustomHeaders).toEqual([
+      {
+        HeaderName: 'x-api-key',
+        HeaderValue: { 'Fn::GetAtt': [expect.stringMatching(/^WebApiKeyValue/), 'value'] },
+      },
+    ]);
+    expect(forwardedHeaders(base).map((h) => h.toLowerCase())).not.toContain('x-api-key');
+  });
+
+  test("with apiKey=true, CloudFront passes on the caller's key and adds none", () => {
+    expect(apiOriginOf(full).OriginCustomHeaders).toBeUndefined();
+    expect(forwardedHeaders(full)).toContain('x-api-key');
+  });
+
+  test('routes the API paths to API Gateway uncached, forwarding Content-Type, Accept and Origin but not Host', () => {
     const [[, dist]] = resourcesOf(base.template, 'AWS::CloudFront::Distribution') as [
       [
         string,
@@ -424,7 +490,7 @@ describe('web page', () => {
     ];
     const headers = policy.OriginRequestPolicyConfig.HeadersConfig!;
     expect(headers.HeaderBehavior).toBe('whitelist');
-    expect(headers.Headers).toEqual(expect.arrayContaining(['Content-Type', 'x-api-key']));
+    expect(headers.Headers).toEqual(expect.arrayContaining(['Content-Type', 'Accept', 'Origin']));
     expect(headers.Headers!.map((h) => h.toLowerCase())).not.toContain('host');
     expect(policy.OriginRequestPolicyConfig.QueryStringsConfig).toEqual({ QueryStringBehavior: 'all' });
   });
@@ -476,21 +542,30 @@ describe('web page', () => {
         }),
       ]),
     });
-    const reader = resourcesOf(full.template, 'Custom::AWS')[0]![1];
+    const reader = resourcesOf(full.template, 'Custom::AWS').find(([id]) =>
+      id.startsWith('WebApiKeyValue'),
+    )![1];
     expect(JSON.stringify(reader.Update)).toMatch(/\\"action\\":\\"GetApiKey\\".*\\"includeValue\\":true/);
   });
 });
 
 describe('outputs', () => {
-  test('ApiGatewayUrl ends in /classifier, ClassifierUrl and DetectorUrl point at CloudFront', () => {
+  test('ApiGatewayUrl ends in /classifier, ClassifierUrl, ClassifierEndpoint and DetectorUrl point at CloudFront', () => {
     const outputs = base.template.findOutputs('*');
     expect(Object.keys(outputs)).toEqual(
-      expect.arrayContaining(['ApiGatewayUrl', 'ClassifierUrl', 'DetectorUrl']),
+      expect.arrayContaining([
+        'ApiGatewayUrl',
+        'ClassifierUrl',
+        'ClassifierEndpoint',
+        'DetectorUrl',
+        'ApiKeyId',
+      ]),
     );
     const value = (name: string) => JSON.stringify((outputs[name] as { Value: unknown }).Value);
     expect(value('ApiGatewayUrl')).toMatch(/execute-api.*ApiDeploymentStageprod.*"\/classifier"\]\]\}$/);
     expect(value('ClassifierUrl')).toMatch(/https:\/\/.*WebDistribution.*\/classifier\.html/);
     expect(value('DetectorUrl')).toMatch(/https:\/\/.*WebDistribution.*\/detector"/);
+    expect(value('ClassifierEndpoint')).toMatch(/https:\/\/.*WebDistribution.*\/classifier"/);
   });
 });
 
@@ -521,7 +596,7 @@ describe('IAM least privilege', () => {
     }
   });
 
-  test('the function role can only write its own log group (default image source)', () => {
+  test('the function role can only write its own log group and its traces (default image source)', () => {
     const roleId = functionProps(base).Role['Fn::GetAtt'][0];
     base.template.hasResourceProperties('AWS::IAM::Role', {
       AssumeRolePolicyDocument: Match.objectLike({
@@ -538,7 +613,210 @@ describe('IAM least privilege', () => {
         Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
         Resource: { 'Fn::GetAtt': [expect.stringMatching(/^InferenceLogs/), 'Arn'] },
       },
+      // Active tracing: X-Ray's two write actions have no resource-level permissions.
+      { Effect: 'Allow', Action: ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'], Resource: '*' },
     ]);
+  });
+});
+
+describe('spend caps and alarms', () => {
+  const alarms = (t: Synthesized) =>
+    Object.fromEntries(
+      resourcesOf(t.template, 'AWS::CloudWatch::Alarm').map(([id, p]) => [
+        id.replace(/^Alarms/, '').replace(/[A-F0-9]{8}$/, ''),
+        p as {
+          MetricName: string;
+          Namespace: string;
+          Statistic: string;
+          Threshold: number;
+          ComparisonOperator: string;
+          AlarmActions?: unknown[];
+          OKActions?: unknown[];
+        },
+      ]),
+    );
+
+  test('the function may run at most 10 environments at once by default, and maxConcurrency=none lifts the cap', () => {
+    expect(functionProps(base).ReservedConcurrentExecutions).toBe(10);
+    expect(functionProps(synth({ maxConcurrency: 'none' })).ReservedConcurrentExecutions).toBeUndefined();
+  });
+
+  test('alarms on the API 5xx rate, function errors, function throttles and concurrency at 80 % of the cap', () => {
+    const a = alarms(base);
+    expect(Object.keys(a).sort()).toEqual(
+      ['ApiServerErrorRate', 'ConcurrencyNearCap', 'FunctionErrors', 'FunctionThrottles'].sort(),
+    );
+    expect(a.ApiServerErrorRate).toMatchObject({
+      Namespace: 'AWS/ApiGateway',
+      MetricName: '5XXError',
+      Statistic: 'Average',
+      Threshold: 0.05,
+    });
+    expect(a.FunctionErrors).toMatchObject({ Namespace: 'AWS/Lambda', MetricName: 'Errors', Threshold: 1 });
+    expect(a.FunctionThrottles).toMatchObject({ MetricName: 'Throttles', Statistic: 'Sum', Threshold: 1 });
+    expect(a.ConcurrencyNearCap).toMatchObject({
+      MetricName: 'ConcurrentExecutions',
+      Statistic: 'Maximum',
+      Threshold: 8,
+    });
+    for (const alarm of Object.values(a)) {
+      expect(alarm.ComparisonOperator).toBe('GreaterThanOrEqualToThreshold');
+      expect(alarm.AlarmActions).toBeUndefined();
+    }
+    base.template.resourceCountIs('AWS::SNS::Topic', 0);
+    expect(Object.keys(alarms(synth({ maxConcurrency: 'none' })))).not.toContain('ConcurrencyNearCap');
+  });
+
+  test('with alarmEmail, every alarm and its return to OK go to an SSL-only SNS topic that mails the address', () => {
+    full.template.resourceCountIs('AWS::SNS::Topic', 1);
+    full.template.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'ops@example.com',
+    });
+    full.template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+    const a = alarms(full);
+    expect(a.ConcurrencyNearCap?.Threshold).toBe(10); // ceil(0.8 * 12)
+    for (const alarm of Object.values(a)) {
+      expect(alarm.AlarmActions).toEqual([{ Ref: expect.stringMatching(/^AlarmsTopic/) }]);
+      expect(alarm.OKActions).toEqual([{ Ref: expect.stringMatching(/^AlarmsTopic/) }]);
+    }
+  });
+
+  test('rejects provisioned concurrency above the cap, and the old reservedConcurrency key by name', () => {
+    expect(() => synth({ maxConcurrency: '2', provisionedConcurrency: '3' })).toThrow(
+      /provisionedConcurrency/,
+    );
+    expect(() => synth({ reservedConcurrency: '10' })).toThrow(/maxConcurrency/);
+  });
+});
+
+describe('WAF (waf=true)', () => {
+  test('a us-east-1 stack holds a CLOUDFRONT web ACL with a per-address rate rule, and the distribution uses it', () => {
+    expect(base.webAcl).toBeUndefined();
+    const waf = full.webAcl!;
+    expect(waf.stack.region).toBe('us-east-1');
+    waf.template.hasResourceProperties('AWS::WAFv2::WebACL', {
+      Scope: 'CLOUDFRONT',
+      DefaultAction: { Allow: {} },
+      Rules: Match.arrayWith([
+        Match.objectLike({
+          Name: 'RatePerAddress',
+          Action: { Block: { CustomResponse: { ResponseCode: 429, CustomResponseBodyKey: 'throttled' } } },
+          Statement: { RateBasedStatement: { Limit: 600, AggregateKeyType: 'IP', EvaluationWindowSec: 300 } },
+        }),
+      ]),
+    });
+    const [[, dist]] = resourcesOf(full.template, 'AWS::CloudFront::Distribution') as [
+      [string, { DistributionConfig: { WebACLId?: unknown } }],
+    ];
+    expect(JSON.stringify(dist.DistributionConfig.WebACLId)).toMatch(/WebAcl/);
+    const [[, baseDist]] = resourcesOf(base.template, 'AWS::CloudFront::Distribution') as [
+      [string, { DistributionConfig: { WebACLId?: unknown } }],
+    ];
+    expect(baseDist.DistributionConfig.WebACLId).toBeUndefined();
+  });
+
+  test('a blocked address gets a 429 in the API error shape, with a code openapi.json lists', () => {
+    const [[, acl]] = resourcesOf(full.webAcl!.template, 'AWS::WAFv2::WebACL') as [
+      [string, { CustomResponseBodies: Record<string, { Content: string; ContentType: string }> }],
+    ];
+    const body = acl.CustomResponseBodies.throttled!;
+    expect(body.ContentType).toBe('APPLICATION_JSON');
+    const parsed = JSON.parse(body.Content) as Record<string, unknown>;
+    expect(Object.keys(parsed).sort()).toEqual(['error', 'message', 'requestId', 'statusCode']);
+    expect(parsed).toMatchObject({ statusCode: 429, error: 'THROTTLED' });
+    expect(openapi.components.schemas.Error.properties.error.enum).toContain(parsed.error);
+  });
+
+  test('cannot be placed without the stack region, and says why', () => {
+    const app = new App({ context: { ...CDK_JSON_CONTEXT, waf: 'true' } });
+    expect(() => addAppStacks(app, { stackName: 'X', env: {} })).toThrow(/waf=true needs the stack region/);
+  });
+});
+
+describe('tracing', () => {
+  test('X-Ray is active on the function and the stage by default, and off with tracing=false', () => {
+    expect(functionProps(base).TracingConfig).toEqual({ Mode: 'Active' });
+    base.template.hasResourceProperties('AWS::ApiGateway::Stage', { TracingEnabled: true });
+    expect(functionProps(full).TracingConfig).toBeUndefined();
+    full.template.hasResourceProperties('AWS::ApiGateway::Stage', { TracingEnabled: false });
+  });
+});
+
+describe('CloudFront access logs (standard logging v2)', () => {
+  const calls = (t: Synthesized) =>
+    resourcesOf(t.template, 'Custom::AWS')
+      .filter(([id]) => id.startsWith('WebAccessLogs'))
+      .map(([, p]) => ({
+        create: JSON.parse(JSON.stringify(p.Create)) as unknown,
+        remove: JSON.parse(JSON.stringify(p.Delete)) as unknown,
+      }));
+
+  test('a private, SSL-only bucket keeps them for logRetentionDays, writable only by the log delivery of this account', () => {
+    const bucket = resourcesOf(base.template, 'AWS::S3::Bucket').find(([id]) =>
+      id.startsWith('WebAccessLogsBucket'),
+    );
+    expect(bucket).toBeDefined();
+    expect(bucket![1]).toMatchObject({
+      PublicAccessBlockConfiguration: { BlockPublicAcls: true, RestrictPublicBuckets: true },
+      LifecycleConfiguration: {
+        Rules: [expect.objectContaining({ ExpirationInDays: 30, Status: 'Enabled' })],
+      },
+    });
+    base.template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      Bucket: { Ref: Match.stringLikeRegexp('^WebAccessLogsBucket') },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          Match.objectLike({
+            Sid: 'AWSLogDeliveryWrite',
+            Action: 's3:PutObject',
+            Principal: { Service: 'delivery.logs.amazonaws.com' },
+            Condition: {
+              StringEquals: {
+                's3:x-amz-acl': 'bucket-owner-full-control',
+                'aws:SourceAccount': '123456789012',
+              },
+              ArnLike: {
+                'aws:SourceArn': Match.stringLikeRegexp(
+                  '^arn:aws:logs:us-east-1:123456789012:delivery-source:',
+                ),
+              },
+            },
+          }),
+        ]),
+      },
+    });
+  });
+
+  test('the delivery source (the distribution), destination (the bucket) and delivery are made in us-east-1 and deleted with the stack', () => {
+    const c = calls(base);
+    expect(c).toHaveLength(3);
+    const text = JSON.stringify(c);
+    // Every call, on create and on delete, goes to us-east-1.
+    expect(text.match(/\\"region\\":\\"us-east-1\\"/g)).toHaveLength(6);
+    for (const action of ['PutDeliverySource', 'PutDeliveryDestination', 'CreateDelivery']) {
+      expect(text).toContain(`\\"action\\":\\"${action}\\"`);
+    }
+    for (const action of ['DeleteDeliverySource', 'DeleteDeliveryDestination', 'DeleteDelivery']) {
+      expect(text).toContain(`\\"action\\":\\"${action}\\"`);
+    }
+    expect(text).toContain('\\"logType\\":\\"ACCESS_LOGS\\"');
+    expect(text).toMatch(/WebDistribution[A-F0-9]+/);
+    expect(text).toMatch(/WebAccessLogsBucket[A-F0-9]+/);
+  });
+
+  test('cloudFrontLogs=false leaves them out', () => {
+    expect(calls(full)).toEqual([]);
+    expect(resourcesOf(full.template, 'AWS::S3::Bucket').some(([id]) => id.startsWith('WebAccessLogs'))).toBe(
+      false,
+    );
   });
 });
 
@@ -550,14 +828,26 @@ describe('cdk-nag (AwsSolutions)', () => {
       .flatMap((m) => Object.entries(m.data as Record<string, string>));
 
   test.each([
-    ['default', () => base],
-    ['all options', () => full],
+    ['default', () => base.stack],
+    ['all options', () => full.stack],
+    ['the web ACL stack', () => full.webAcl!.stack],
   ])('reports no unacknowledged findings (%s)', (_name, get) => {
-    const report = new AwsSolutionsChecks().validateScope(get().stack);
+    const report = new AwsSolutionsChecks().validateScope(get());
     const findings = report.violations.map(
       (v) => `${v.severity} ${v.ruleName} @ ${v.violatingResources[0]?.constructPath}`,
     );
     expect(findings).toEqual([]);
+  });
+
+  test('acknowledgements say what holds now: WAF opt-in only without it, access logs through logging v2', () => {
+    const reasons = (root: IConstruct, id: string) =>
+      acknowledgements(root)
+        .filter(([rule]) => rule.replace(/^annotation::/i, '') === id)
+        .map(([, reason]) => reason);
+    expect(reasons(base.stack, 'AwsSolutions-CFR2')).toEqual([expect.stringMatching(/opt-in \(waf=true/)]);
+    expect(reasons(full.stack, 'AwsSolutions-CFR2')).toEqual([]);
+    expect(reasons(base.stack, 'AwsSolutions-CFR3')).toEqual([expect.stringMatching(/standard logging v2/)]);
+    expect(reasons(full.stack, 'AwsSolutions-CFR3')).toEqual([expect.stringMatching(/cloudFrontLogs=false/)]);
   });
 
   test('every acknowledgement carries a reason and uses the unprefixed rule id', () => {

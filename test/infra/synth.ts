@@ -4,8 +4,9 @@ import type { CloudAssembly } from 'aws-cdk-lib/cx-api';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { ImageRecognitionStack } from '../../lib/image-recognition-stack';
-import { deploymentOptionsFromContext } from '../../lib/options';
+import { addAppStacks } from '../../lib/app-stacks';
+import type { ImageRecognitionStack } from '../../lib/image-recognition-stack';
+import type { WebAclStack } from '../../lib/web-acl-stack';
 
 export const REPO_ROOT = path.resolve(__dirname, '../..');
 export const STACK_NAME = 'ImageRecognition';
@@ -20,6 +21,8 @@ export interface Synthesized {
   stack: ImageRecognitionStack;
   template: Template;
   assembly: CloudAssembly;
+  /** The us-east-1 web ACL stack, with waf=true. */
+  webAcl?: { stack: WebAclStack; template: Template };
 }
 
 /**
@@ -33,14 +36,20 @@ export function synth(context: Record<string, string> = {}, repoRoot = REPO_ROOT
     builtinCloudFormationValidation: false,
   });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
-  const stack = new ImageRecognitionStack(app, STACK_NAME, {
-    ...deploymentOptionsFromContext(app.node),
+  const { main: stack, webAcl } = addAppStacks(app, {
+    stackName: STACK_NAME,
     repoRoot,
     env: { account: '123456789012', region: 'eu-west-1' },
   });
   const template = Template.fromStack(stack);
   const assembly = app.synth();
-  return { app, stack, template, assembly };
+  return {
+    app,
+    stack,
+    template,
+    assembly,
+    webAcl: webAcl && { stack: webAcl, template: Template.fromStack(webAcl) },
+  };
 }
 
 /** Resources of one type as [logicalId, properties]. */
