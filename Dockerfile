@@ -2,8 +2,14 @@
 # By hand: docker build --platform linux/amd64 --build-arg MODELS="resnet50-v1-12 yolov4" -t image-recognition .
 # The build context is allow-listed in .dockerignore: package files, lambda/src, models, the package script.
 
+# Every stage starts from the AWS Lambda Node.js 22 base image, named once here (tag
+# public.ecr.aws/lambda/nodejs:22). scripts/pin-base-image.sh asks the registry for the tag's current
+# digest and rewrites this line to `…:22@sha256:<digest>`; it needs a network this repository's build
+# machine does not have, so the tag is not pinned yet (docs/supply-chain.md).
+ARG NODE_BASE=public.ecr.aws/lambda/nodejs:22
+
 # ---- deps: production dependencies for linux/x64 (tsx, esbuild and protobufjs run the build stages) ----
-FROM public.ecr.aws/lambda/nodejs:22 AS deps
+FROM ${NODE_BASE} AS deps
 WORKDIR /build
 # onnxruntime-node's postinstall downloads CUDA/TensorRT providers from nuget; the CPU binary is already
 # in the package, so skip it (and every other install script).
@@ -14,7 +20,7 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 # ---- models: the .onnx files for /opt/models, sha256-verified against models/manifest.json ----
 # Depends only on the manifest, the small models that ship with the repo, the script and the
 # downloader it shares with the runtime, so code changes re-use the cached model layer.
-FROM public.ecr.aws/lambda/nodejs:22 AS models
+FROM ${NODE_BASE} AS models
 WORKDIR /build
 COPY --from=deps /build/node_modules/ node_modules/
 COPY models/manifest.json models/
@@ -30,7 +36,7 @@ RUN npx tsx scripts/package-lambda.ts stage-models --models "$MODELS" \
       --from /tmp/context-cache/models:models/embedded --to /opt/models
 
 # ---- build: bundle the handler and assemble /var/task with the same script as `npm run package` ----
-FROM public.ecr.aws/lambda/nodejs:22 AS build
+FROM ${NODE_BASE} AS build
 WORKDIR /build
 COPY --from=deps /build/node_modules/ node_modules/
 COPY package.json tsconfig.json ./
@@ -44,7 +50,7 @@ RUN npx tsx scripts/package-lambda.ts --out /build/package
 
 # ---- prepared: the models' prepared copies (tools/model-prep: YOLOv4's Mish chains rewritten,
 # weights in a file onnxruntime maps), made once here, so no cold start writes 257 MB to /tmp ----
-FROM public.ecr.aws/lambda/nodejs:22 AS prepared
+FROM ${NODE_BASE} AS prepared
 WORKDIR /build
 COPY --from=build /build/ /build/
 COPY --from=models /opt/models/ /opt/models/
@@ -54,7 +60,7 @@ RUN mkdir -p /opt/prepared-models && \
     npx tsx tools/model-prep/prepare-models-cli.ts
 
 # ---- runtime ----
-FROM public.ecr.aws/lambda/nodejs:22
+FROM ${NODE_BASE}
 COPY --from=models /opt/models/ /opt/models/
 COPY --from=prepared /opt/prepared-models/ /opt/prepared-models/
 COPY --from=build /build/package/ ${LAMBDA_TASK_ROOT}/

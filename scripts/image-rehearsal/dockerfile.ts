@@ -15,8 +15,24 @@ export type Instruction =
 export interface Stage {
   /** The `AS` name, or the stage's index for an unnamed stage. */
   name: string;
+  /** The FROM reference as written, e.g. `${NODE_BASE}`. */
+  from: string;
+  /** The base image (`repository:tag`) once the ARGs before the first FROM are substituted. */
   image: string;
+  /** The `sha256:…` digest the FROM pins, or null for a tag-only reference. */
+  digest: string | null;
   instructions: Instruction[];
+}
+
+/** Docker's `${NAME}` / `$NAME` substitution with the ARGs declared before the first FROM. */
+function substituteGlobalArgs(text: string, args: Readonly<Record<string, string>>): string {
+  return text.replace(/\$\{(\w+)\}|\$(\w+)/g, (_m, a: string | undefined, b: string | undefined) => {
+    const name = a ?? b ?? '';
+    const value = args[name];
+    if (value === undefined)
+      throw new Error(`FROM uses \${${name}}, which no ARG before the first FROM sets`);
+    return value;
+  });
 }
 
 /** `KEY=value KEY2="quoted value"` pairs (the only ENV form used here). */
@@ -64,8 +80,11 @@ function parseInstruction(keyword: string, args: string): Instruction {
   }
 }
 
-/** Stages in file order; line continuations joined, comments and blank lines dropped. */
-export function parseDockerfile(text: string): Stage[] {
+/**
+ * Stages in file order; line continuations joined, comments and blank lines dropped. ARGs before the
+ * first FROM are the global build arguments FROM lines may use (their defaults, or `buildArgs`).
+ */
+export function parseDockerfile(text: string, buildArgs: Readonly<Record<string, string>> = {}): Stage[] {
   const lines = text
     .split('\n')
     .filter((l) => !l.trimStart().startsWith('#'))
@@ -75,20 +94,27 @@ export function parseDockerfile(text: string): Stage[] {
     .map((l) => l.trim())
     .filter(Boolean);
   const stages: Stage[] = [];
+  const globalArgs: Record<string, string> = {};
   for (const line of lines) {
     const [, keyword = '', args = ''] = /^(\S+)\s*(.*)$/.exec(line) ?? [];
     if (keyword.toUpperCase() === 'FROM') {
-      const [image = '', as, name] = args.split(/\s+/);
+      const [from = '', as, name] = args.split(/\s+/);
+      const [image = '', digest] = substituteGlobalArgs(from, globalArgs).split('@');
       stages.push({
         name: as?.toUpperCase() === 'AS' && name ? name : String(stages.length),
+        from,
         image,
+        digest: digest ?? null,
         instructions: [],
       });
       continue;
     }
     const stage = stages.at(-1);
-    if (!stage) throw new Error(`'${line}' comes before the first FROM`);
-    stage.instructions.push(parseInstruction(keyword.toUpperCase(), args));
+    const instruction = parseInstruction(keyword.toUpperCase(), args);
+    if (stage) stage.instructions.push(instruction);
+    else if (instruction.kind === 'ARG')
+      globalArgs[instruction.name] = buildArgs[instruction.name] ?? instruction.value ?? '';
+    else throw new Error(`'${line}' comes before the first FROM (only ARG may)`);
   }
   return stages;
 }
