@@ -78,7 +78,12 @@ export async function ensureModels(
       continue;
     }
     try {
-      await downloadModel(spec, config.cacheDir, { ...download, progress: progressBar(id), log });
+      await downloadModel(spec, config.cacheDir, {
+        idleTimeoutMs: config.downloadIdleTimeoutMs,
+        ...download,
+        progress: progressBar(id),
+        log,
+      });
       reports.push({ id, status: 'downloaded' });
     } catch (e) {
       reports.push({ id, status: 'failed', message: (e as Error).message });

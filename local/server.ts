@@ -7,6 +7,7 @@ import { loadConfig, type Config } from '../lambda/src/adapters/config';
 import {
   InternalError,
   InvalidRequestError,
+  OverloadedError,
   PayloadTooLargeError,
   type RecognitionError,
 } from '../lambda/src/core/errors';
@@ -87,6 +88,22 @@ function writeError(res: ServerResponse, error: RecognitionError): void {
   writeApiResponse(res, errorResponse(error, randomUUID()));
 }
 
+/**
+ * Answers a request without reading its body. Closing while the client still sends makes the
+ * kernel reset the connection and the client would never read the answer: discard what comes for a
+ * moment, then cut a body that is still arriving.
+ */
+function refuseUnread(req: IncomingMessage, res: ServerResponse, error: RecognitionError): void {
+  writeError(res, error);
+  req.resume();
+  setTimeout(() => {
+    if (!req.complete) req.socket.destroy();
+  }, 1000).unref();
+}
+
+/** Methods whose requests carry a body to read, decode and run a model on. */
+const WORK_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
 /** Reads the body, refusing it as soon as it passes the limit (before the rest is read). */
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -126,8 +143,27 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
   const webDir = path.resolve(options.webDir ?? path.join(path.dirname(config.modelsDir), 'web'));
   // base64 adds a third; multipart and JSON add a little more.
   const bodyLimit = Math.ceil((config.maxImageBytes * 4) / 3) + 64 * 1024;
+  // Requests being read, decoded or run now. Each may buffer a body of up to bodyLimit and hold a
+  // decode: past the cap, answering 503 at once is cheaper than queueing them all in memory.
+  let inFlight = 0;
 
   const server = createServer((req, res) => {
+    const method = req.method ?? 'GET';
+    if (WORK_METHODS.has(method)) {
+      if (inFlight >= config.maxInFlight) {
+        refuseUnread(
+          req,
+          res,
+          new OverloadedError(`Too many requests in progress (${config.maxInFlight}); retry shortly.`, 1),
+        );
+        return;
+      }
+      inFlight++;
+      // 'close' comes once, whatever ends the request: the answer sent, or the client gone.
+      res.once('close', () => {
+        inFlight--;
+      });
+    }
     void (async () => {
       // Concatenated rather than resolved: a request path like '//host/x' is a path, not a host.
       let url: URL;
@@ -137,7 +173,6 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
         writeError(res, new InvalidRequestError('The request path is malformed.'));
         return;
       }
-      const method = req.method ?? 'GET';
       if (
         (method === 'GET' || method === 'HEAD') &&
         (await serveStatic(webDir, url.pathname, res, method === 'HEAD'))

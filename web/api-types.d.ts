@@ -105,7 +105,7 @@ export interface components {
         | 'THROTTLED';
       message: string;
       requestId: string;
-      /** @description Fields that say more about this error, when it has them: the parameter that was refused (INVALID_PARAMETER), the model (NOT_FOUND, MODEL_UNAVAILABLE), the allowed methods (METHOD_NOT_ALLOWED, also in the Allow header), the seconds to wait (OVERLOADED, also in the Retry-After header). */
+      /** @description Fields that say more about this error, when it has them: the parameter that was refused (INVALID_PARAMETER), the model (NOT_FOUND, MODEL_UNAVAILABLE), the allowed methods (METHOD_NOT_ALLOWED, also in the Allow header), the seconds to wait (OVERLOADED, and MODEL_UNAVAILABLE while the models are still loading; also in the Retry-After header). */
       details?: {
         parameter?: string;
         model?: string;

@@ -30,6 +30,7 @@ import {
   type CuttingProxy,
   type LocalS3,
 } from '../support/s3-local';
+import { deadline } from '../support/fuzz-transport';
 
 jest.setTimeout(60_000);
 quietTelemetry();
@@ -40,7 +41,7 @@ const KEY = `models/${MOBILENET_FILE}`;
 const MODEL_BYTES = readFileSync(path.join(EMBEDDED_MODELS, MOBILENET_FILE));
 const DOG = readFileSync(path.join(FIXTURE_IMAGES, 'dog.jpg'));
 
-function s3Config(endpoint: string, cacheDir: string) {
+function s3Config(endpoint: string, cacheDir: string, extra: Record<string, string> = {}) {
   return loadConfig(
     testEnv({
       MODEL_S3_URI: `s3://${BUCKET}/models`,
@@ -49,8 +50,18 @@ function s3Config(endpoint: string, cacheDir: string) {
       MODEL_PATH: '',
       DEFAULT_CLASSIFIER: MOBILENET_ID,
       PRELOAD_MODELS: MOBILENET_ID,
+      ...extra,
     }),
   );
+}
+
+async function rejectionOf(p: Promise<unknown>): Promise<Error> {
+  try {
+    await p;
+  } catch (e) {
+    return e as Error;
+  }
+  throw new Error('expected a rejection');
 }
 
 /** What a Lambda init does: build the service, preload, wrap it in the handler. */
@@ -215,5 +226,102 @@ describe('S3 model source against s3rver on 127.0.0.1', () => {
       expect(res.statusCode).toBe(200);
       expect(DOG_LABELS).toContain((parseBody(res) as { label: string }).label);
     });
+  });
+});
+
+describe('a model download from S3 that stalls', () => {
+  let cacheDir: string;
+  const spec = { file: MOBILENET_FILE, sha256: MOBILENET_SHA256 } as Parameters<S3ModelSource['ensure']>[0];
+
+  const proxies: CuttingProxy[] = [];
+
+  beforeEach(async () => {
+    await s3.put(KEY, MODEL_BYTES);
+    cacheDir = tempDir('s3-cache-stall');
+  });
+  // Before the services close: closing the proxy ends a stalled load, which close() waits for.
+  afterEach(async () => {
+    await Promise.all(proxies.splice(0).map((p) => p.close()));
+  });
+
+  /** Every connection through it stalls after `afterBytes` of S3's answer, and stays open. */
+  async function stallingProxy(afterBytes: number): Promise<CuttingProxy> {
+    const proxy = await startCuttingProxy(s3.port, {
+      cutAfterBytes: afterBytes,
+      cutConnections: Infinity,
+      stall: true,
+    });
+    proxies.push(proxy);
+    return proxy;
+  }
+
+  function source(endpoint: string, idleTimeoutMs: number) {
+    return new S3ModelSource(
+      createS3Client(endpoint, { connectTimeoutMs: 1000, idleTimeoutMs }),
+      parseS3Uri(`s3://${BUCKET}/models`),
+      cacheDir,
+      { attempts: 2, baseDelayMs: 20 },
+      idleTimeoutMs,
+    );
+  }
+
+  it('mid-body: each attempt is abandoned after the idle timeout with a clear error; no file is left', async () => {
+    const proxy = await stallingProxy(Math.floor(MODEL_BYTES.length / 2));
+    const started = performance.now();
+
+    const err = await deadline(rejectionOf(source(proxy.endpoint, 300).ensure(spec)), 10_000, 'ensure');
+
+    // Two attempts of 300 ms of silence each, plus the transfers and one 20 ms back-off.
+    expect(performance.now() - started).toBeLessThan(2500);
+    expect(proxy.cuts).toBe(2);
+    expect(err.message).toBe('no bytes arrived for 300 ms: the transfer stalled and was abandoned');
+    expect(existsSync(path.join(cacheDir, MOBILENET_FILE))).toBe(false);
+    expect(partialFiles(cacheDir)).toEqual([]);
+  });
+
+  it('before the headers: the request timeout gives up on an answer that never starts', async () => {
+    const proxy = await stallingProxy(0);
+    const started = performance.now();
+
+    const err = await deadline(rejectionOf(source(proxy.endpoint, 300).ensure(spec)), 10_000, 'ensure');
+
+    expect(performance.now() - started).toBeLessThan(2500);
+    expect(proxy.connections).toBe(2);
+    expect(err.message).toMatch(/exceeded the configured 300 ms requestTimeout/);
+    expect(readdirSync(cacheDir)).toEqual([]);
+  });
+
+  it('the Lambda handler answers 503 MODEL_UNAVAILABLE with Retry-After before its remaining time runs out, while the load is stalled', async () => {
+    const proxy = await stallingProxy(Math.floor(MODEL_BYTES.length / 2));
+    // An idle timeout far beyond the invocation: only the handler's own deadline can end the wait.
+    const { handler, service } = start(
+      s3Config(proxy.endpoint, cacheDir, { DOWNLOAD_IDLE_TIMEOUT_MS: '60000' }),
+    );
+    const context = { awsRequestId: 'req-stalled-load', getRemainingTimeInMillis: () => 3000 };
+    const started = performance.now();
+
+    const res = (await deadline(
+      handler(proxyEvent('/classifier', DOG, {}, 'req-stalled-load'), context),
+      3000,
+      'the handler with 3000 ms remaining',
+    )) as APIGatewayProxyResult;
+    const elapsed = performance.now() - started;
+
+    // It waited for the load as long as it could, keeping 1.5 s to hand the answer back.
+    expect(elapsed).toBeGreaterThan(1200);
+    expect(elapsed).toBeLessThan(2000);
+    expect(res.statusCode).toBe(503);
+    expect(res.headers?.['Retry-After']).toBe('5');
+    expect(res.headers?.['Content-Type']).toMatch(/^application\/json/);
+    const body = parseBody(res) as ErrorBodyJson;
+    expect(body).toEqual({
+      statusCode: 503,
+      error: 'MODEL_UNAVAILABLE',
+      message: `Model '${MOBILENET_ID}' is unavailable: still loading; retry in 5 s.`,
+      requestId: 'req-stalled-load',
+      details: { model: MOBILENET_ID, retryAfterSeconds: 5 },
+    });
+    expect(service.loadingModels()).toEqual([MOBILENET_ID]);
+    expect(existsSync(path.join(cacheDir, MOBILENET_FILE))).toBe(false);
   });
 });

@@ -81,18 +81,27 @@ export interface CuttingProxy {
   endpoint: string;
   /** TCP connections accepted so far. */
   readonly connections: number;
+  /** Connections cut (or, with `stall`, stalled) so far. */
   readonly cuts: number;
   close(): Promise<void>;
 }
 
 /**
  * A TCP proxy in front of a local server that cuts the first `cutConnections` connections after
- * `cutAfterBytes` bytes have gone back to the client (a download interrupted mid-transfer). The
- * bytes pass unchanged, so the SDK's signature (which covers the Host header) still checks out.
+ * `cutAfterBytes` bytes have gone back to the client (a download interrupted mid-transfer). With
+ * `stall`, it does not cut them but sends nothing more while keeping them open (a connection that
+ * died without a reset); `cutAfterBytes: 0` stalls before the answer's headers. The bytes pass
+ * unchanged, so the SDK's signature (which covers the Host header) still checks out.
  */
 export async function startCuttingProxy(
   targetPort: number,
-  options: { cutAfterBytes: number; cutConnections: number; onCut?: () => void; cutDelayMs?: number },
+  options: {
+    cutAfterBytes: number;
+    cutConnections: number;
+    onCut?: () => void;
+    cutDelayMs?: number;
+    stall?: boolean;
+  },
 ): Promise<CuttingProxy> {
   let connections = 0;
   let cuts = 0;
@@ -132,6 +141,13 @@ export async function startCuttingProxy(
         client.write(chunk);
         return;
       }
+      cutting = true;
+      target.pause();
+      if (options.stall) {
+        cuts++;
+        client.write(chunk.subarray(0, Math.max(0, room)));
+        return;
+      }
       client.write(chunk.subarray(0, Math.max(0, room)), () => {
         setTimeout(() => {
           cuts++;
@@ -139,8 +155,6 @@ export async function startCuttingProxy(
           destroyBoth();
         }, options.cutDelayMs ?? 50);
       });
-      cutting = true;
-      target.pause();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

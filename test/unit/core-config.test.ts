@@ -57,18 +57,32 @@ describe('loadConfig: other integers and lists', () => {
       maxImagePixels: 40_000_000,
       maxQueuePerModel: 16,
       requestTimeoutMs: 25_000,
+      maxInFlight: 16,
+      s3ConnectTimeoutMs: 3000,
+      downloadIdleTimeoutMs: 10_000,
       modelS3Uri: null,
       onLambda: false,
     });
     expect(c.modelPath.slice(-2)).toEqual([c.cacheDir, path.join(MODELS_DIR, 'embedded')]);
   });
 
-  it.each(['MAX_IMAGE_BYTES', 'MAX_IMAGE_PIXELS', 'MAX_QUEUE_PER_MODEL', 'REQUEST_TIMEOUT_MS'])(
-    '%s=abc throws naming it',
-    (name) => {
-      expect(() => loadConfig(env({ [name]: 'abc' }))).toThrow(`${name} must be an integer >= 1, got 'abc'`);
-    },
-  );
+  it.each([
+    'MAX_IMAGE_BYTES',
+    'MAX_IMAGE_PIXELS',
+    'MAX_QUEUE_PER_MODEL',
+    'REQUEST_TIMEOUT_MS',
+    'MAX_IN_FLIGHT',
+    'S3_CONNECT_TIMEOUT_MS',
+    'DOWNLOAD_IDLE_TIMEOUT_MS',
+  ])('%s=abc throws naming it', (name) => {
+    expect(() => loadConfig(env({ [name]: 'abc' }))).toThrow(`${name} must be an integer >= 1, got 'abc'`);
+  });
+
+  it('MAX_IN_FLIGHT, S3_CONNECT_TIMEOUT_MS and DOWNLOAD_IDLE_TIMEOUT_MS are read from the environment', () => {
+    expect(
+      loadConfig(env({ MAX_IN_FLIGHT: '4', S3_CONNECT_TIMEOUT_MS: '500', DOWNLOAD_IDLE_TIMEOUT_MS: '250' })),
+    ).toMatchObject({ maxInFlight: 4, s3ConnectTimeoutMs: 500, downloadIdleTimeoutMs: 250 });
+  });
 
   it('parses MODEL_PATH (colon-separated, resolved, then the cache, then the embedded models) and PRELOAD_MODELS (empty = none)', () => {
     const c = loadConfig(env({ MODEL_PATH: '/a:/b/c', PRELOAD_MODELS: '', MODEL_CACHE_DIR: '/cache' }));

@@ -1,4 +1,4 @@
-import { OverloadedError } from '../../lambda/src/core/errors';
+import { OverloadedError, TimeoutError } from '../../lambda/src/core/errors';
 import { SerialQueue } from '../../lambda/src/core/serial-queue';
 
 /** A job the test finishes by hand, recording when it starts. */
@@ -105,5 +105,96 @@ describe('SerialQueue', () => {
     await expect(throwing).rejects.toThrow('sync boom');
     await expect(next).resolves.toBe('ok');
     expect(q.size).toBe(0);
+  });
+
+  describe('with an abort signal (the request timed out)', () => {
+    it('a waiting job whose signal aborts rejects at once with the reason, leaves the backlog and never runs', async () => {
+      const q = new SerialQueue(3, 'm');
+      const log: string[] = [];
+      const a = gate(log, 'a', 'a');
+      const c = gate(log, 'c', 'c');
+      const pa = q.run(a.job);
+      const controller = new AbortController();
+      const pb = q.run(() => {
+        log.push('start b');
+        return Promise.resolve('b');
+      }, controller.signal);
+      const pc = q.run(c.job);
+      expect(q.size).toBe(3);
+
+      const reason = new TimeoutError('The request took longer than 1 ms.');
+      controller.abort(reason);
+      // Rejected while 'a' still runs: the caller does not wait for the jobs ahead of it.
+      await expect(pb).rejects.toBe(reason);
+      expect(q.size).toBe(2);
+      // Its slot is free at once: a new job fits although 'a' and 'c' are still there.
+      const pd = q.run(() => Promise.resolve('d'));
+      expect(q.size).toBe(3);
+
+      a.open();
+      await expect(pa).resolves.toBe('a');
+      await flush();
+      expect(log).toEqual(['start a', 'end a', 'start c']);
+      c.open();
+      await expect(Promise.all([pc, pd])).resolves.toEqual(['c', 'd']);
+      expect(log).not.toContain('start b');
+      expect(q.size).toBe(0);
+    });
+
+    it('a job whose signal has already aborted is refused without taking a slot and never runs', async () => {
+      const q = new SerialQueue(1, 'm');
+      const reason = new TimeoutError('late');
+      let ran = false;
+      const refused = q.run(() => {
+        ran = true;
+        return Promise.resolve('x');
+      }, AbortSignal.abort(reason));
+      await expect(refused).rejects.toBe(reason);
+      expect(q.size).toBe(0);
+      await expect(q.run(() => Promise.resolve('next'))).resolves.toBe('next');
+      expect(ran).toBe(false);
+    });
+
+    it('a job already running when its signal aborts finishes and keeps its slot until then', async () => {
+      const q = new SerialQueue(2, 'm');
+      const log: string[] = [];
+      const a = gate(log, 'a', 'a');
+      const controller = new AbortController();
+      const pa = q.run(a.job, controller.signal);
+      await flush();
+      expect(log).toEqual(['start a']);
+      controller.abort(new TimeoutError('late'));
+      await flush();
+      // The model cannot be interrupted: the run still occupies the queue.
+      expect(q.size).toBe(1);
+      const pb = q.run(() => Promise.resolve('b'));
+      a.open();
+      await expect(pa).resolves.toBe('a');
+      await expect(pb).resolves.toBe('b');
+      expect(q.size).toBe(0);
+    });
+
+    it('a burst of waiting jobs that all time out frees the whole backlog behind the running one', async () => {
+      const q = new SerialQueue(50, 'm');
+      const log: string[] = [];
+      const a = gate(log, 'a', 'a');
+      const pa = q.run(a.job);
+      const controllers = Array.from({ length: 40 }, () => new AbortController());
+      let ran = 0;
+      const waiting = controllers.map((c) =>
+        q.run(() => {
+          ran++;
+          return Promise.resolve();
+        }, c.signal),
+      );
+      expect(q.size).toBe(41);
+      for (const c of controllers) c.abort(new TimeoutError('burst timed out'));
+      await Promise.allSettled(waiting);
+      expect(q.size).toBe(1);
+      a.open();
+      await pa;
+      await expect(q.run(() => Promise.resolve('next'))).resolves.toBe('next');
+      expect(ran).toBe(0);
+    });
   });
 });

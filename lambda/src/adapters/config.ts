@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import type { Task } from '../core/manifest';
+import { DEFAULT_DOWNLOAD_IDLE_TIMEOUT_MS } from './verified-write';
 
 /** Everything the runtime reads from the environment, parsed once and typed. */
 export interface Config {
@@ -43,6 +44,18 @@ export interface Config {
   maxResponseBytes: number;
   maxQueuePerModel: number;
   requestTimeoutMs: number;
+  /**
+   * The local server's cap on requests being read, decoded or run at once (MAX_IN_FLIGHT); past it,
+   * 503 OVERLOADED before the body is read. Bounds the memory bodies and decodes can take.
+   */
+  maxInFlight: number;
+  /** Model downloads from S3: how long a TCP connect may take (S3_CONNECT_TIMEOUT_MS). */
+  s3ConnectTimeoutMs: number;
+  /**
+   * Model downloads (S3 and HTTP): how long they may receive nothing, headers or body, before the
+   * attempt is given up (DOWNLOAD_IDLE_TIMEOUT_MS).
+   */
+  downloadIdleTimeoutMs: number;
   corsAllowedOrigins: string[];
   s3Endpoint: string | null;
   onLambda: boolean;
@@ -136,6 +149,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxResponseBytes: int(env, 'MAX_RESPONSE_BYTES', 4_400_000),
     maxQueuePerModel: int(env, 'MAX_QUEUE_PER_MODEL', 16),
     requestTimeoutMs: int(env, 'REQUEST_TIMEOUT_MS', 25_000),
+    maxInFlight: int(env, 'MAX_IN_FLIGHT', 16),
+    // A connect to S3 from Lambda takes milliseconds; seconds means the route is broken.
+    s3ConnectTimeoutMs: int(env, 'S3_CONNECT_TIMEOUT_MS', 3000),
+    downloadIdleTimeoutMs: int(env, 'DOWNLOAD_IDLE_TIMEOUT_MS', DEFAULT_DOWNLOAD_IDLE_TIMEOUT_MS),
     corsAllowedOrigins: list(env.CORS_ALLOWED_ORIGINS),
     s3Endpoint: env.S3_ENDPOINT || null,
     onLambda,

@@ -2,7 +2,13 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { ModelSpec } from '../core/manifest';
-import { ChecksumMismatchError, withRetries, writeVerified } from './verified-write';
+import {
+  ChecksumMismatchError,
+  DEFAULT_DOWNLOAD_IDLE_TIMEOUT_MS,
+  StalledTransferError,
+  withRetries,
+  writeVerified,
+} from './verified-write';
 
 export class DownloadError extends Error {
   override name = 'DownloadError';
@@ -17,7 +23,7 @@ export interface DownloadProgress {
 export interface DownloadOptions {
   attempts?: number;
   baseDelayMs?: number;
-  /** Abort a transfer that sends nothing for this long. */
+  /** Abort a transfer that sends nothing (headers or body) for this long. */
   idleTimeoutMs?: number;
   progress?: DownloadProgress;
   log?: (line: string) => void;
@@ -56,12 +62,14 @@ async function downloadFrom(
     opts.baseDelayMs ?? 500,
     async () => {
       const controller = new AbortController();
+      const idleTimeoutMs = opts.idleTimeoutMs ?? DEFAULT_DOWNLOAD_IDLE_TIMEOUT_MS;
       let idle: NodeJS.Timeout | undefined;
+      // One timer from the request on, so a server that never sends its headers is caught too.
       const kick = () => {
         clearTimeout(idle);
         idle = setTimeout(() => {
-          controller.abort(new Error('transfer stalled'));
-        }, opts.idleTimeoutMs ?? 30_000);
+          controller.abort(new StalledTransferError(idleTimeoutMs));
+        }, idleTimeoutMs);
       };
       kick();
       try {
@@ -76,16 +84,13 @@ async function downloadFrom(
         const total = encoded ? null : Number(res.headers.get('content-length')) || null;
         opts.progress?.start(total);
         const body = Readable.fromWeb(res.body as WebReadableStream<Uint8Array>);
-        await writeVerified(
-          body,
-          dest,
-          sha256,
-          (n) => {
+        await writeVerified(body, dest, sha256, {
+          onBytes: (n) => {
             kick();
             opts.progress?.advance(n);
           },
-          total,
-        );
+          expectedBytes: total,
+        });
       } finally {
         clearTimeout(idle);
         opts.progress?.stop();

@@ -55,17 +55,34 @@ export function writeAtomically(
   });
 }
 
+/** Model downloads give up after this long without a byte (DOWNLOAD_IDLE_TIMEOUT_MS). */
+export const DEFAULT_DOWNLOAD_IDLE_TIMEOUT_MS = 10_000;
+
+/** A transfer that sent nothing for its idle timeout: the connection is open but dead. */
+export class StalledTransferError extends Error {
+  override name = 'StalledTransferError';
+  constructor(readonly idleTimeoutMs: number) {
+    super(`no bytes arrived for ${idleTimeoutMs} ms: the transfer stalled and was abandoned`);
+  }
+}
+
+export interface WriteVerifiedOptions {
+  onBytes?: (n: number) => void;
+  expectedBytes?: number | null;
+  /** Destroys the source with StalledTransferError when it sends nothing for this long. */
+  idleTimeoutMs?: number;
+}
+
 /**
  * Streams into a temporary name beside the destination, hashing on the way, and renames only a
- * complete, verified file: a crash or a cut connection never leaves a partial file under the
- * final name.
+ * complete, verified file: a crash, a cut connection or a stall never leaves a partial file under
+ * the final name.
  */
 export async function writeVerified(
   source: Readable,
   dest: string,
   expectedSha256: string | null,
-  onBytes?: (n: number) => void,
-  expectedBytes?: number | null,
+  { onBytes, expectedBytes, idleTimeoutMs }: WriteVerifiedOptions = {},
 ): Promise<{ sha256: string; bytes: number }> {
   // The source may fail while the folder is created (a connection dropped after the headers):
   // hold that error for the caller instead of letting it crash the process as unhandled.
@@ -74,10 +91,20 @@ export async function writeVerified(
     held.error = e;
   };
   source.once('error', holdEarlyError);
+  let idle: NodeJS.Timeout | undefined;
+  const kick = () => {
+    if (!idleTimeoutMs) return;
+    clearTimeout(idle);
+    idle = setTimeout(() => {
+      source.destroy(new StalledTransferError(idleTimeoutMs));
+    }, idleTimeoutMs);
+  };
+  kick();
   const hash = createHash('sha256');
   let bytes = 0;
   const tap = new Transform({
     transform(chunk: Buffer, _enc, done) {
+      kick();
       hash.update(chunk);
       bytes += chunk.length;
       onBytes?.(chunk.length);
@@ -88,6 +115,7 @@ export async function writeVerified(
     source.off('error', holdEarlyError);
     if (held.error) throw held.error;
     await pipeline(source, tap, createWriteStream(tmp));
+    clearTimeout(idle);
     const sha256 = hash.digest('hex');
     if (expectedBytes != null && bytes !== expectedBytes) {
       throw new ShortTransferError(`short transfer: ${bytes} of ${expectedBytes} bytes`);
@@ -95,6 +123,8 @@ export async function writeVerified(
     if (expectedSha256 && sha256 !== expectedSha256)
       throw new ChecksumMismatchError(dest, expectedSha256, sha256);
     return { sha256, bytes };
+  }).finally(() => {
+    clearTimeout(idle);
   });
 }
 

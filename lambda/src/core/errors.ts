@@ -102,9 +102,17 @@ export class ModelUnavailableError extends RecognitionError {
     readonly modelId: string,
     /** The full reason, for the log; the message shows it without paths or buckets. */
     readonly reason: string,
-    options?: { cause?: unknown },
+    /** retryAfterSeconds: the model is on its way (still loading), so asking again will help. */
+    options?: { cause?: unknown; retryAfterSeconds?: number },
   ) {
-    super(`Model '${modelId}' is unavailable: ${withoutLocations(reason)}`, { model: modelId }, options);
+    super(
+      `Model '${modelId}' is unavailable: ${withoutLocations(reason)}`,
+      {
+        model: modelId,
+        ...(options?.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: options.retryAfterSeconds }),
+      },
+      options,
+    );
   }
 }
 

@@ -16,7 +16,16 @@ export interface ServiceExtras {
 export function createService(config: Config, extras: ServiceExtras = {}): RecognitionService {
   const manifest = loadManifest(config.modelsDir, config.userManifest);
   const s3 = config.modelS3Uri
-    ? new S3ModelSource(createS3Client(config.s3Endpoint), parseS3Uri(config.modelS3Uri), config.cacheDir)
+    ? new S3ModelSource(
+        createS3Client(config.s3Endpoint, {
+          connectTimeoutMs: config.s3ConnectTimeoutMs,
+          idleTimeoutMs: config.downloadIdleTimeoutMs,
+        }),
+        parseS3Uri(config.modelS3Uri),
+        config.cacheDir,
+        undefined,
+        config.downloadIdleTimeoutMs,
+      )
     : null;
   const files = new ModelFileStore(
     config.modelPath,

@@ -10,6 +10,7 @@ import type { ImageDecoder, LoadedModel, ModelFiles, ModelRuntime } from '../cor
 import { classifyOutput, detectOutput } from '../core/postprocess';
 import type { ClassificationResult, DetectionResult, Labels, RecognitionResult } from '../core/results';
 import { SerialQueue } from '../core/serial-queue';
+import { unlessAborted } from '../core/abortable';
 import { requireSupportedImage } from '../core/image-format';
 import { modelInput } from '../core/tensor';
 import { DefaultModels, type DefaultState, type DefaultStatus } from './default-models';
@@ -37,6 +38,7 @@ interface Ready {
 
 interface Slot {
   ready: Promise<Ready>;
+  queue: SerialQueue;
   failedAt?: number;
   loaded: boolean;
 }
@@ -127,13 +129,17 @@ export class RecognitionService {
     if (existing && (existing.failedAt === undefined || this.now() - existing.failedAt < retryAfter)) {
       return existing.ready;
     }
-    const slot: Slot = { loaded: false, ready: Promise.resolve(undefined as never) };
+    const slot: Slot = {
+      loaded: false,
+      ready: Promise.resolve(undefined as never),
+      queue: new SerialQueue(this.deps.maxQueuePerModel, spec.id),
+    };
     slot.ready = (async () => {
       const file = await this.deps.files.locate(spec);
       const labels = await this.deps.files.labels(spec);
       const model = await this.deps.runtime.load(spec, file);
       slot.loaded = true;
-      return { model, labels, queue: new SerialQueue(this.deps.maxQueuePerModel, spec.id) };
+      return { model, labels, queue: slot.queue };
     })().catch((e: unknown) => {
       slot.failedAt = this.now();
       throw e instanceof RecognitionError ? e : new ModelUnavailableError(spec.id, String(e), { cause: e });
@@ -168,18 +174,29 @@ export class RecognitionService {
     return spec;
   }
 
-  async recognize(task: Task, bytes: Uint8Array, opts: RecognitionOptions): Promise<RecognitionResult> {
-    return task === 'classification' ? this.classify(bytes, opts) : this.detect(bytes, opts);
+  /**
+   * `signal` ends the request's claim on the work: once it aborts, the caller gets its reason at
+   * once, a run still waiting in the model's queue is skipped, and a decode under way finishes
+   * unobserved.
+   */
+  async recognize(
+    task: Task,
+    bytes: Uint8Array,
+    opts: RecognitionOptions,
+    signal?: AbortSignal,
+  ): Promise<RecognitionResult> {
+    return task === 'classification' ? this.classify(bytes, opts, signal) : this.detect(bytes, opts, signal);
   }
 
   async classify(
     bytes: Uint8Array,
     opts: Pick<RecognitionOptions, 'model' | 'topK'>,
+    signal?: AbortSignal,
   ): Promise<ClassificationResult> {
     const spec = this.resolveModel('classification', opts.model);
     if (spec.postprocess.family !== 'classification') throw new Error('unreachable: validated manifest');
     const post = spec.postprocess;
-    const r = await this.infer(spec, bytes);
+    const r = await this.infer(spec, bytes, signal);
     const t = this.now();
     const output = r.outputs[spec.outputs[0]?.name ?? ''];
     if (!output) throw new Error(`model '${spec.id}' returned no '${spec.outputs[0]?.name}'`);
@@ -198,11 +215,12 @@ export class RecognitionService {
   async detect(
     bytes: Uint8Array,
     opts: Pick<RecognitionOptions, 'model' | 'minConfidence' | 'iou' | 'maxDetections'>,
+    signal?: AbortSignal,
   ): Promise<DetectionResult> {
     const spec = this.resolveModel('detection', opts.model);
     if (spec.postprocess.family === 'classification') throw new Error('unreachable: validated manifest');
     const post = spec.postprocess;
-    const r = await this.infer(spec, bytes);
+    const r = await this.infer(spec, bytes, signal);
     const t = this.now();
     const detections = detectOutput(r.outputs, post, spec.input, r.plan, r.original, r.labels, {
       scoreThreshold: opts.minConfidence ?? post.scoreThreshold,
@@ -221,28 +239,33 @@ export class RecognitionService {
   }
 
   /** Detection drawn on the photo (format=image). */
-  async annotate(bytes: Uint8Array, opts: RecognitionOptions): Promise<AnnotatedImage> {
-    const result = await this.detect(bytes, opts);
-    return { result, jpeg: await this.deps.decoder.annotate(bytes, result.detections) };
+  async annotate(bytes: Uint8Array, opts: RecognitionOptions, signal?: AbortSignal): Promise<AnnotatedImage> {
+    const result = await this.detect(bytes, opts, signal);
+    signal?.throwIfAborted();
+    return {
+      result,
+      jpeg: await unlessAborted(this.deps.decoder.annotate(bytes, result.detections), signal),
+    };
   }
 
-  private async infer(spec: ModelSpec, bytes: Uint8Array) {
+  private async infer(spec: ModelSpec, bytes: Uint8Array, signal: AbortSignal | undefined) {
     const start = this.now();
+    signal?.throwIfAborted();
     // Only the accepted formats reach a decoder: its other loaders (SVG, PDF, …) never see the bytes.
     requireSupportedImage(bytes);
     // Decode before waiting for the model, so a bad image fails fast even while the model loads.
-    const prepared = await this.deps.decoder.prepare(bytes, spec);
+    const prepared = await unlessAborted(this.deps.decoder.prepare(bytes, spec), signal);
     const decoded = this.now();
     const { data: tensor, dims } = modelInput(prepared, spec);
     const preprocessed = this.now();
-    const ready = await this.acquire(spec);
+    const ready = await unlessAborted(this.acquire(spec), signal);
     let inferenceMs = 0;
     const outputs = await ready.queue.run(async () => {
       const t = this.now();
       const out = await ready.model.run(tensor, dims);
       inferenceMs = this.now() - t;
       return out;
-    });
+    }, signal);
     return {
       outputs,
       labels: ready.labels,
@@ -287,6 +310,18 @@ export class RecognitionService {
 
   loadedModels(): string[] {
     return [...this.slots.entries()].filter(([, s]) => s.loaded).map(([id]) => id);
+  }
+
+  /** Models whose load has started and neither finished nor failed yet. */
+  loadingModels(): string[] {
+    return [...this.slots.entries()]
+      .filter(([, s]) => !s.loaded && s.failedAt === undefined)
+      .map(([id]) => id);
+  }
+
+  /** Per model with a queue: the runs waiting or running. */
+  queueSizes(): Record<string, number> {
+    return Object.fromEntries([...this.slots.entries()].map(([id, s]) => [id, s.queue.size]));
   }
 
   async close(): Promise<void> {

@@ -9,8 +9,9 @@ export type ApiHandler = (req: ApiRequest) => Promise<ApiResponse>;
 
 /**
  * The API as one function of a neutral request, with what every transport adds around it: waiting
- * for the start-up model loads, the cold-start flag, a log line and metrics per request, and a JSON
- * 500 if anything escapes. The Lambda handler, the local server and the CLI all call this.
+ * for the start-up model loads (no longer than the request's deadline), the cold-start flag, a log
+ * line and metrics per request, and a JSON 500 if anything escapes. The Lambda handler, the local
+ * server and the CLI all call this.
  */
 export function createApiHandler(
   service: RecognitionService,
@@ -24,9 +25,10 @@ export function createApiHandler(
     const wasCold = coldStart;
     coldStart = false;
     try {
-      // Models load during init; the first request waits for them instead of loading twice.
-      await options.ready?.catch(() => undefined);
-      const { response, outcome } = await handleApiRequest(service, req, config, { coldStart: wasCold });
+      const { response, outcome } = await handleApiRequest(service, req, config, {
+        coldStart: wasCold,
+        ready: options.ready,
+      });
       try {
         recordRequest(telemetry, outcome, req.requestId, wasCold, performance.now() - started);
       } catch {

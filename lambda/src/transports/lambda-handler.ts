@@ -32,7 +32,23 @@ function isMappingTemplate(event: HandlerEvent): event is MappingTemplateEvent {
 const lowerKeys = (h: Record<string, string | undefined> | null | undefined) =>
   Object.fromEntries(Object.entries(h ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
 
+/**
+ * What the answer keeps for itself of the Lambda's remaining time: serialising it, the runtime
+ * handing it back, and a timer that fires a little late on a busy sandbox. Answering later risks
+ * Lambda's own timeout, which the client sees as a bare 502/504 with no request id.
+ */
+export const LAMBDA_ANSWER_MARGIN_MS = 1500;
+
+/** The request's deadline from the context, when the invoker gave one (hand-made contexts may not). */
+function deadlineOf(context: Partial<Context> | undefined): { deadlineMs?: number } {
+  const remaining = context?.getRemainingTimeInMillis?.();
+  return typeof remaining === 'number' && Number.isFinite(remaining)
+    ? { deadlineMs: Date.now() + remaining - LAMBDA_ANSWER_MARGIN_MS }
+    : {};
+}
+
 function toApiRequest(event: HandlerEvent, context: Partial<Context> | undefined): ApiRequest {
+  const deadline = deadlineOf(context);
   if (isMappingTemplate(event)) {
     const headers = lowerKeys(event.params?.header);
     return {
@@ -43,6 +59,7 @@ function toApiRequest(event: HandlerEvent, context: Partial<Context> | undefined
       headers: { ...headers, 'content-type': headers['content-type'] ?? 'application/octet-stream' },
       body: Buffer.from(typeof event['body-json'] === 'string' ? event['body-json'] : '', 'base64'),
       requestId: event.context?.['request-id'] ?? context?.awsRequestId ?? randomUUID(),
+      ...deadline,
     };
   }
   const body = event.body ?? '';
@@ -57,6 +74,7 @@ function toApiRequest(event: HandlerEvent, context: Partial<Context> | undefined
       (event.requestContext as Partial<APIGatewayProxyEvent['requestContext']> | undefined)?.requestId ||
       context?.awsRequestId ||
       randomUUID(),
+    ...deadline,
   };
 }
 

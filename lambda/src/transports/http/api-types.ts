@@ -7,6 +7,11 @@ export interface ApiRequest {
   headers: Readonly<Record<string, string | undefined>>;
   body: Buffer;
   requestId: string;
+  /**
+   * When the answer must be ready (epoch ms), if the transport has a hard end of its own: the Lambda
+   * fills it from its remaining time, less what returning the answer takes.
+   */
+  deadlineMs?: number;
 }
 
 /** A JSON answer, kept as a value until a transport writes it. */

@@ -2,12 +2,13 @@ import {
   InternalError,
   isRecognitionError,
   MethodNotAllowedError,
+  ModelUnavailableError,
   NotFoundError,
-  OverloadedError,
   ResponseTooLargeError,
   TimeoutError,
   type RecognitionError,
 } from '../../core/errors';
+import { unlessAborted } from '../../core/abortable';
 import { parseOptions } from '../../core/options';
 import type { RecognitionResult } from '../../core/results';
 import type { RecognitionService } from '../../service/recognition-service';
@@ -53,7 +54,9 @@ export function errorResponse(e: RecognitionError, requestId: string): ApiRespon
   const message = e.code === 'INTERNAL' ? `Internal error; quote request id ${requestId}.` : e.message;
   const extra: Record<string, string> = {};
   if (e instanceof MethodNotAllowedError) extra.Allow = e.allowed.join(', ');
-  if (e instanceof OverloadedError) extra['Retry-After'] = String(e.retryAfterSeconds);
+  // OVERLOADED, and MODEL_UNAVAILABLE while the models are still loading: the header says it too.
+  const retryAfter = e.details.retryAfterSeconds;
+  if (typeof retryAfter === 'number') extra['Retry-After'] = String(retryAfter);
   // The error's own safe-to-show fields (the parameter, the model, the allowed methods, when to
   // retry); INTERNAL shows nothing but its request id.
   const details = e.code === 'INTERNAL' || Object.keys(e.details).length === 0 ? {} : { details: e.details };
@@ -65,16 +68,73 @@ export function normalisePath(path: string): string {
   return p === '' ? '/' : p;
 }
 
-function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+/**
+ * The request's time limit as a signal that aborts with the TimeoutError the client will see:
+ * REQUEST_TIMEOUT_MS, or sooner when the transport's deadline (the Lambda's remaining time) is
+ * nearer. The service stops waiting on it and skips the model run if it has not started.
+ */
+function timeLimit(req: ApiRequest, settings: ApiSettings): { signal: AbortSignal; clear: () => void } {
+  const left = req.deadlineMs === undefined ? Infinity : req.deadlineMs - Date.now();
+  const ms = Math.max(0, Math.min(settings.requestTimeoutMs, left));
+  const controller = new AbortController();
+  const error = new TimeoutError(
+    ms < settings.requestTimeoutMs
+      ? `The request could not finish in the ${Math.round(ms)} ms left to answer it.`
+      : `The request took longer than ${ms} ms.`,
+  );
+  // No time left at all: nothing starts (a timer, however short, would let the decode begin).
+  if (ms === 0) controller.abort(error);
+  const timer = setTimeout(() => {
+    controller.abort(error);
+  }, ms);
+  return {
+    signal: controller.signal,
+    clear: () => {
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** How long a client should wait before retrying while the start-up model loads are under way. */
+const LOADING_RETRY_AFTER_SECONDS = 5;
+
+/**
+ * Waits for the start-up model loads, but only until the request's deadline: past it, the answer
+ * is 503 MODEL_UNAVAILABLE with Retry-After (the loads go on) rather than no answer at all. A failed
+ * load is not this wait's concern: the request then meets the model's own error.
+ */
+async function waitForStartupLoads(
+  ready: Promise<unknown>,
+  deadlineMs: number | undefined,
+  service: RecognitionService,
+): Promise<void> {
+  const settled = ready.then(
+    () => true,
+    () => true,
+  );
+  if (deadlineMs === undefined) {
+    await settled;
+    return;
+  }
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      reject(new TimeoutError(`The request took longer than ${ms} ms.`));
-    }, ms);
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(
+      () => {
+        resolve(false);
+      },
+      Math.max(0, deadlineMs - Date.now()),
+    );
   });
-  return Promise.race([work, timeout]).finally(() => {
+  const inTime = await Promise.race([settled, late]).finally(() => {
     clearTimeout(timer);
   });
+  if (inTime) return;
+  const loading = service.loadingModels();
+  throw new ModelUnavailableError(
+    loading.join(', ') || 'the default models',
+    `still loading; retry in ${LOADING_RETRY_AFTER_SECONDS} s.`,
+    { retryAfterSeconds: LOADING_RETRY_AFTER_SECONDS },
+  );
 }
 
 function corsHeaders(req: ApiRequest, allowed: readonly string[]): Record<string, string> {
@@ -94,7 +154,7 @@ export async function handleApiRequest(
   service: RecognitionService,
   req: ApiRequest,
   settings: ApiSettings,
-  envelope: { coldStart: boolean },
+  envelope: { coldStart: boolean; ready?: Promise<unknown> },
 ): Promise<{ response: ApiResponse; outcome: RequestOutcome }> {
   const path = normalisePath(req.path);
   const route = ROUTES.get(path);
@@ -104,6 +164,8 @@ export async function handleApiRequest(
     return { response, outcome: { route: path, statusCode: response.statusCode, ...outcome } };
   };
   try {
+    // Models load during init; the first requests wait for them instead of loading twice.
+    if (envelope.ready) await waitForStartupLoads(envelope.ready, req.deadlineMs, service);
     if (!route)
       throw new NotFoundError(`No route ${path}. Try POST /classifier, POST /detector or GET /models.`);
     if (req.method === 'OPTIONS') {
@@ -136,6 +198,8 @@ export async function handleApiRequest(
 
     const task = route.task;
     if (!task) throw new Error(`route ${path} has no handler`);
+    const limit = timeLimit(req, settings);
+    const { signal } = limit;
     const work = (async () => {
       const { image, fields } = await readImageRequest(
         req.body,
@@ -145,12 +209,12 @@ export async function handleApiRequest(
       // Query parameters win over body fields, like most HTTP APIs.
       const options = parseOptions({ ...fields, ...req.query }, task);
       if (options.format === 'image') {
-        const { result, jpeg } = await service.annotate(image, options);
+        const { result, jpeg } = await service.annotate(image, options, signal);
         return { result, jpeg };
       }
-      return { result: await service.recognize(task, image, options), jpeg: null };
+      return { result: await service.recognize(task, image, options, signal), jpeg: null };
     })();
-    const { result, jpeg } = await withTimeout(work, settings.requestTimeoutMs);
+    const { result, jpeg } = await unlessAborted(work, signal).finally(limit.clear);
     if (jpeg && jpeg.length > settings.maxResponseBytes) {
       throw new ResponseTooLargeError(
         `The annotated image is ${jpeg.length} bytes; answers are limited to ${settings.maxResponseBytes} bytes. Lower ANNOTATED_MAX_SIDE or ask for JSON.`,
