@@ -24,6 +24,7 @@ import {
   writeManifest,
 } from '../support/fetch-fixtures';
 import { closedPort, firstRequests, startModelServer, type ModelServer } from '../support/fetch-model-server';
+import { rejectionOf } from '../support/rejection';
 
 jest.setTimeout(60_000);
 quietTelemetry();
@@ -38,15 +39,6 @@ function specFrom(manifestFile: string, id = MOBILENET_ID): ModelSpec {
   const spec = loadManifest(config.modelsDir, config.userManifest).models.find((m) => m.id === id);
   if (!spec) throw new Error(`no ${id} in the merged manifest`);
   return spec;
-}
-
-async function rejectionOf(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected a rejection');
 }
 
 const servers: ModelServer[] = [];

@@ -31,6 +31,7 @@ import {
   type LocalS3,
 } from '../support/s3-local';
 import { deadline } from '../support/fuzz-transport';
+import { rejectionOf } from '../support/rejection';
 
 jest.setTimeout(60_000);
 quietTelemetry();
@@ -53,15 +54,6 @@ function s3Config(endpoint: string, cacheDir: string, extra: Record<string, stri
       ...extra,
     }),
   );
-}
-
-async function rejectionOf(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected a rejection');
 }
 
 /** What a Lambda init does: build the service, preload, wrap it in the handler. */
