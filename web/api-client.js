@@ -29,11 +29,17 @@ const HEADLINES = {
   INTERNAL: 'Something went wrong on the server',
   FORBIDDEN: 'Access denied',
   THROTTLED: 'Too many requests',
+  SOURCE_NOT_ALLOWED: 'That image address is not allowed',
+  SOURCE_NOT_FOUND: 'The image was not found',
+  SOURCE_UNREADABLE: 'The image could not be fetched',
+  SOURCE_TIMEOUT: 'Fetching the image took too long',
+  UPLOADS_UNAVAILABLE: 'Large photos cannot be uploaded here',
 };
 
 /** @type {Readonly<Partial<Record<ErrorCode, string>>>} what the user can do about it, where there is something */
 const HINTS = {
   PAYLOAD_TOO_LARGE: 'Try a smaller photo or a screenshot of it.',
+  UPLOADS_UNAVAILABLE: 'This server has no upload storage: try a smaller photo.',
   RESPONSE_TOO_LARGE: 'Ask for the detections as JSON, or try a smaller photo.',
   UNSUPPORTED_MEDIA_TYPE: 'Choose a JPEG, PNG, WebP, GIF, AVIF or TIFF image.',
   UNPROCESSABLE_IMAGE: 'The file may be damaged or truncated. Try another photo.',

@@ -102,7 +102,12 @@ export interface components {
         | 'TIMEOUT'
         | 'INTERNAL'
         | 'FORBIDDEN'
-        | 'THROTTLED';
+        | 'THROTTLED'
+        | 'SOURCE_NOT_ALLOWED'
+        | 'SOURCE_NOT_FOUND'
+        | 'SOURCE_UNREADABLE'
+        | 'SOURCE_TIMEOUT'
+        | 'UPLOADS_UNAVAILABLE';
       message: string;
       requestId: string;
       /** @description Fields that say more about this error, when it has them: the parameter that was refused (INVALID_PARAMETER), the model (NOT_FOUND, MODEL_UNAVAILABLE), the allowed methods (METHOD_NOT_ALLOWED, also in the Allow header), the seconds to wait (OVERLOADED, and MODEL_UNAVAILABLE while the models are still loading; also in the Retry-After header). */
@@ -111,6 +116,8 @@ export interface components {
         model?: string;
         allowed?: string[];
         retryAfterSeconds?: number;
+        /** @description SOURCE_NOT_ALLOWED: the rule that refused the image reference (host-not-allowed, scheme, userinfo, address, redirect, bucket, key). */
+        reason?: string;
       };
     };
     ModelList: {

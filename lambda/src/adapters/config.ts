@@ -58,7 +58,38 @@ export interface Config {
   downloadIdleTimeoutMs: number;
   corsAllowedOrigins: string[];
   s3Endpoint: string | null;
+  /**
+   * The upload area for photos too large for a body (POST /uploads, then {"s3": {"key"}}). Null
+   * when UPLOAD_BUCKET is unset: /uploads answers 501 UPLOADS_UNAVAILABLE.
+   */
+  uploads: UploadConfig | null;
+  /**
+   * Hosts an {"url": …} image may come from (IMAGE_URL_ALLOWED_HOSTS: exact names, `*.example.com`,
+   * `http://host` to allow plain HTTP for that host). Empty: URLs are refused (off by default).
+   */
+  imageUrlAllowedHosts: string[];
+  /**
+   * Addresses a URL may resolve to although they are loopback/private (IMAGE_URL_ALLOWED_ADDRESSES,
+   * e.g. `127.0.0.1` for tests against a local server). Empty in every real deployment.
+   */
+  imageUrlAllowedAddresses: string[];
+  /** Connect, first-byte and idle timeout of an image fetch, S3 or URL (SOURCE_TIMEOUT_MS). */
+  sourceTimeoutMs: number;
+  /** The most images one request may carry (MAX_BATCH_IMAGES). */
+  maxBatchImages: number;
   onLambda: boolean;
+}
+
+export interface UploadConfig {
+  bucket: string;
+  /** Key prefix uploads are put under and read from, without a trailing slash (UPLOAD_PREFIX). */
+  prefix: string;
+  /** S3-compatible endpoint (UPLOAD_S3_ENDPOINT), e.g. a local server; null for AWS S3. */
+  endpoint: string | null;
+  /** The largest photo an upload may be (MAX_UPLOAD_BYTES). */
+  maxBytes: number;
+  /** How long a presigned PUT stays valid, in seconds (UPLOAD_URL_TTL_SECONDS). */
+  urlTtlSeconds: number;
 }
 
 function findModelsDir(): string {
@@ -155,6 +186,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     downloadIdleTimeoutMs: int(env, 'DOWNLOAD_IDLE_TIMEOUT_MS', DEFAULT_DOWNLOAD_IDLE_TIMEOUT_MS),
     corsAllowedOrigins: list(env.CORS_ALLOWED_ORIGINS),
     s3Endpoint: env.S3_ENDPOINT || null,
+    uploads: env.UPLOAD_BUCKET
+      ? {
+          bucket: env.UPLOAD_BUCKET,
+          prefix: (env.UPLOAD_PREFIX ?? 'uploads').replace(/^\/+|\/+$/g, ''),
+          endpoint: env.UPLOAD_S3_ENDPOINT || null,
+          maxBytes: int(env, 'MAX_UPLOAD_BYTES', 25_000_000),
+          urlTtlSeconds: int(env, 'UPLOAD_URL_TTL_SECONDS', 300),
+        }
+      : null,
+    imageUrlAllowedHosts: list(env.IMAGE_URL_ALLOWED_HOSTS),
+    imageUrlAllowedAddresses: list(env.IMAGE_URL_ALLOWED_ADDRESSES),
+    sourceTimeoutMs: int(env, 'SOURCE_TIMEOUT_MS', 5000),
+    maxBatchImages: int(env, 'MAX_BATCH_IMAGES', 16),
     onLambda,
   };
 }

@@ -15,6 +15,12 @@ export type ErrorCode =
   | 'OVERLOADED'
   | 'TIMEOUT'
   | 'INTERNAL'
+  // An image given by reference (an upload's S3 key, a URL) rather than in the body.
+  | 'SOURCE_NOT_ALLOWED'
+  | 'SOURCE_NOT_FOUND'
+  | 'SOURCE_UNREADABLE'
+  | 'SOURCE_TIMEOUT'
+  | 'UPLOADS_UNAVAILABLE'
   // Answered by API Gateway itself (lib/inference-api.ts GATEWAY_ERRORS), never by the function.
   | 'THROTTLED'
   | 'FORBIDDEN';
@@ -137,4 +143,39 @@ export class InternalError extends RecognitionError {
 
 export function isRecognitionError(e: unknown): e is RecognitionError {
   return e instanceof RecognitionError;
+}
+
+/**
+ * An image reference the API will not follow: an S3 bucket or key outside the upload area, a URL
+ * whose host is not allowed, whose scheme or userinfo is refused, or that resolves or redirects to a
+ * forbidden address. Nothing is fetched. `details.reason` says which rule refused it.
+ */
+export class SourceNotAllowedError extends RecognitionError {
+  readonly code = 'SOURCE_NOT_ALLOWED';
+  constructor(message: string, reason: string) {
+    super(message, { reason });
+  }
+}
+
+/** The referenced image does not exist (no such upload key, a URL answering 404). */
+export class SourceNotFoundError extends RecognitionError {
+  readonly code = 'SOURCE_NOT_FOUND';
+}
+
+/**
+ * The referenced image could not be read whole: the object or response ended before its announced
+ * length, the server answered an error, the connection failed, or too many redirects.
+ */
+export class SourceUnreadableError extends RecognitionError {
+  readonly code = 'SOURCE_UNREADABLE';
+}
+
+/** The referenced image's server stopped sending (connect, first byte or idle timeout). */
+export class SourceTimeoutError extends RecognitionError {
+  readonly code = 'SOURCE_TIMEOUT';
+}
+
+/** POST /uploads, or an {"s3": …} image, on a deployment without an upload bucket configured. */
+export class UploadsUnavailableError extends RecognitionError {
+  readonly code = 'UPLOADS_UNAVAILABLE';
 }

@@ -37,3 +37,46 @@ export interface ModelFiles {
   isPresent(spec: ModelSpec): boolean;
   labels(spec: ModelSpec): Promise<Labels>;
 }
+
+/** Bounds every read of a referenced image: bytes, and a signal that aborts it. */
+export interface SourceReadOptions {
+  /** Refuse (PAYLOAD_TOO_LARGE) before reading when the announced size is larger, and cut the stream past it. */
+  maxBytes: number;
+  signal?: AbortSignal;
+}
+
+/** An image uploaded through POST /uploads: a key in the configured upload bucket. */
+export interface UploadReference {
+  /** Optional; when given it must be the upload bucket. */
+  bucket?: string;
+  key: string;
+}
+
+/** What POST /uploads answers: where to PUT the photo, and the reference to send afterwards. */
+export interface UploadTicket {
+  /** Presigned S3 PUT URL; Content-Type and Content-Length are bound into its signature. */
+  url: string;
+  method: 'PUT';
+  /** Headers the PUT must carry exactly as given. */
+  headers: Record<string, string>;
+  expiresAt: string;
+  s3: { bucket: string; key: string };
+  maxBytes: number;
+}
+
+/**
+ * The upload area: presigns PUTs into the configured bucket and prefix, and reads back only keys
+ * there (SOURCE_NOT_ALLOWED otherwise, never fetched), bounded like a body.
+ */
+export interface UploadStore {
+  createUpload(request: { contentType: string; size: number }): Promise<UploadTicket>;
+  read(ref: UploadReference, options: SourceReadOptions): Promise<Buffer>;
+}
+
+/**
+ * Fetches an image by URL under the allow-list and address rules (SOURCE_NOT_ALLOWED otherwise),
+ * bounded in size, time and redirects.
+ */
+export interface ImageUrlFetcher {
+  fetch(url: string, options: SourceReadOptions): Promise<Buffer>;
+}
