@@ -38,6 +38,10 @@ export default defineConfig(
     '**/*.mjs',
     // The page's modules are linted (the web block below); other .js files are config and shims.
     '!web/**/*.js',
+    // Generated from openapi.json by `npm run web:types` (a drift test keeps it current).
+    'web/api-types.d.ts',
+    // Local scratch files, never committed.
+    '.scratch/',
   ]),
   js.configs.recommended,
   tseslint.configs.strictTypeChecked,

@@ -2,8 +2,8 @@
  * `npm run bench` (full, about 15 minutes) or `npm run bench -- --quick` (under 3 minutes on an
  * idle 2-vCPU machine). Writes bench/results/<date>-<host>.json and .md. Options:
  *   --quick               fewer runs, fewer models in the slow sections
- *   --only=a,b            sections: inference, mish, e2e, concurrency, cold-start, packaged, baselines,
- *                         floor, lambda
+ *   --only=a,b            sections: inference, mish, e2e, concurrency, batch, cold-start, packaged,
+ *                         baselines, floor, lambda
  *   --clock-ghz=3.7       clock for the theoretical peak (default: /proc/cpuinfo)
  *   --out=DIR             results folder (default bench/results)
  */
@@ -29,6 +29,7 @@ import { benchEnv, writeBenchManifest } from './lib/service-env';
 import type { BenchResults, BenchSettings } from './lib/types';
 import { renderMarkdown } from './report/markdown';
 import { runPipeline, runWasm } from './sections/baselines';
+import { runBatch } from './sections/batch';
 import { runColdStart } from './sections/cold-start';
 import { runConcurrency } from './sections/concurrency';
 import { runE2e } from './sections/e2e';
@@ -44,6 +45,7 @@ const ALL = [
   'mish',
   'e2e',
   'concurrency',
+  'batch',
   'cold-start',
   'packaged',
   'baselines',
@@ -84,6 +86,7 @@ function settingsFor(quick: boolean, sections: string[]): BenchSettings {
     e2eRequests: quick ? 3 : 15,
     concurrency: [1, 2, 4, 8],
     concurrencyDurationS: quick ? 3 : 10,
+    batchRounds: quick ? 3 : 10,
     rssRequests: quick ? { classifier: 300, detector: 10 } : { classifier: 2000, detector: 200 },
     wasmRuns: quick ? 3 : 10,
     serviceIntraOpThreads: 2,
@@ -197,6 +200,23 @@ async function main() {
     } finally {
       await server.close();
     }
+  }
+
+  if (has('batch')) {
+    results.batch = await runBatch(manifest, models, {
+      threads: settings.serviceIntraOpThreads,
+      rounds: settings.batchRounds ?? 3,
+      bareRounds: args.quick ? 5 : 15,
+      decodeRounds: args.quick ? 3 : 10,
+      bareBatches: [1, 2, 4, 8, 16],
+      extraMaxBatches: args.quick
+        ? { 'resnet50-v1-12': [1, 8] }
+        : { 'resnet50-v1-12': [1, 2, 8, 16], 'mobilenetv2-12-int8': [1, 8, 16] },
+      rssBatches: args.quick
+        ? { resnet50: [1, 4, 8] }
+        : { resnet50: [1, 2, 4, 8, 16], 'mobilenetv2-int8': [1, 4, 8, 16] },
+      extraDecodeConcurrency: args.quick ? [] : [4],
+    });
   }
 
   if (has('cold-start')) {

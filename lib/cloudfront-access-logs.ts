@@ -22,7 +22,8 @@ export interface CloudFrontAccessLogsProps {
 }
 
 /**
- * Standard logging (v2) for a distribution: a private bucket, and the CloudWatch Logs delivery
+ * Standard logging (v2) for a distribution: a private bucket (which also takes the upload bucket's
+ * S3 server access logs, under s3-uploads/), and the CloudWatch Logs delivery
  * (source, destination, delivery) that writes every viewer request into it as JSON. CloudFormation
  * has the delivery resources only in the region of the stack, and CloudFront's must be made in
  * us-east-1, so they are made by SDK calls there (AwsCustomResource), created and deleted with the stack.

@@ -6,6 +6,13 @@ import { InferenceFunction } from './inference-function';
 import { ModelCatalog } from './model-catalog';
 import { OperationsAlarms } from './operations-alarms';
 import { type DeploymentOptions, retentionDays } from './options';
+import {
+  MAX_UPLOAD_BYTES,
+  UPLOAD_PREFIX,
+  UploadBucket,
+  uploadBucketHost,
+  uploadBucketName,
+} from './upload-bucket';
 import { WebFrontend } from './web-frontend';
 
 export interface ImageRecognitionStackProps extends StackProps, DeploymentOptions {
@@ -24,11 +31,16 @@ export class ImageRecognitionStack extends Stack {
   readonly api: InferenceApi;
   readonly web: WebFrontend;
   readonly alarms: OperationsAlarms;
+  /** With uploads (the default). */
+  readonly uploads?: UploadBucket;
 
   constructor(scope: Construct, id: string, props: ImageRecognitionStackProps) {
     super(scope, id, props);
     const repoRoot = props.repoRoot ?? path.resolve(__dirname, '..');
     const logRetention = retentionDays(props.logRetentionDays);
+    // Named at synth: the function, the page's CSP and the bucket's CORS (the CloudFront domain)
+    // refer to one another through it without a dependency cycle (see uploadBucketName).
+    const uploadBucket = props.uploads ? uploadBucketName(this) : undefined;
 
     this.inference = new InferenceFunction(this, 'Inference', {
       contextDir: repoRoot,
@@ -46,6 +58,9 @@ export class ImageRecognitionStack extends Stack {
       provisionedConcurrency: props.provisionedConcurrency,
       allowedOrigins: props.allowedOrigins,
       logRetention,
+      uploads: uploadBucket
+        ? { bucketName: uploadBucket, prefix: UPLOAD_PREFIX, maxBytes: MAX_UPLOAD_BYTES }
+        : undefined,
     });
 
     this.api = new InferenceApi(this, 'Api', {
@@ -67,7 +82,18 @@ export class ImageRecognitionStack extends Stack {
       callersSendKey: props.apiKey,
       webAclArn: props.webAclArn,
       accessLogDays: props.cloudFrontLogs ? props.logRetentionDays : undefined,
+      connectOrigins: uploadBucket ? [`https://${uploadBucketHost(this, uploadBucket)}`] : [],
     });
+
+    const site = `https://${this.web.distribution.distributionDomainName}`;
+    if (uploadBucket) {
+      this.uploads = new UploadBucket(this, 'Uploads', {
+        bucketName: uploadBucket,
+        prefix: UPLOAD_PREFIX,
+        corsOrigins: [site, ...props.allowedOrigins.filter((o) => o !== site)],
+        accessLogs: this.web.accessLogs?.bucket,
+      });
+    }
 
     this.alarms = new OperationsAlarms(this, 'Alarms', {
       api: this.api.api,
@@ -76,7 +102,6 @@ export class ImageRecognitionStack extends Stack {
       email: props.alarmEmail,
     });
 
-    const site = `https://${this.web.distribution.distributionDomainName}`;
     new CfnOutput(this, 'ApiGatewayUrl', {
       description: 'Classifier endpoint on API Gateway itself: needs the x-api-key header (ApiKeyId)',
       value: `${this.api.api.url}classifier`,
@@ -94,5 +119,11 @@ export class ImageRecognitionStack extends Stack {
       description: 'aws apigateway get-api-key --include-value --api-key <id> prints the key',
       value: this.api.key.keyId,
     });
+    if (this.uploads) {
+      new CfnOutput(this, 'UploadBucketName', {
+        description: `Photos PUT through POST /uploads, under ${UPLOAD_PREFIX}/, deleted after a day`,
+        value: this.uploads.bucketName,
+      });
+    }
   }
 }

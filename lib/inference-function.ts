@@ -49,6 +49,13 @@ export interface InferenceFunctionProps {
   readonly maxImagePixels?: number;
   /** Log retention of the function's log group. Default one month. */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * The upload area (POST /uploads, then {"s3": {"key"}}): UPLOAD_BUCKET, UPLOAD_PREFIX and
+   * MAX_UPLOAD_BYTES, and PutObject/GetObject on the prefix only. A bucket name, not the bucket: the
+   * bucket's CORS rule names the CloudFront domain, which reaches this function through the API.
+   * Default: none (POST /uploads answers 501 UPLOADS_UNAVAILABLE).
+   */
+  readonly uploads?: { readonly bucketName: string; readonly prefix: string; readonly maxBytes: number };
 }
 
 /**
@@ -140,6 +147,18 @@ export class InferenceFunction extends Construct {
       environment.MODEL_S3_URI = `s3://${bucketName}${prefix ? `/${prefix}` : ''}`;
       this.grantModelPrefixRead(bucketName, prefix);
     }
+    if (props.uploads) {
+      const { bucketName, prefix, maxBytes } = props.uploads;
+      if (!prefix || prefix.startsWith('/') || prefix.endsWith('/')) {
+        throw new Error(
+          `The upload prefix must be a non-empty key prefix without leading or trailing '/', got '${prefix}'`,
+        );
+      }
+      environment.UPLOAD_BUCKET = bucketName;
+      environment.UPLOAD_PREFIX = prefix;
+      environment.MAX_UPLOAD_BYTES = String(maxBytes);
+      this.grantUploads(bucketName, prefix);
+    }
 
     // The build context is the repo root, allow-listed by .dockerignore (which CDK also applies when
     // it copies the context into cdk.out): the code, the manifest and the embedded small models. .cache is excluded unless
@@ -205,6 +224,43 @@ export class InferenceFunction extends Construct {
         finding: new RegExp(`^Resource::arn:[^:]+:s3:::${escaped}\\*$`),
         reason:
           'Read-only access to the objects under the configured model prefix; file names come from the manifest.',
+      },
+    ]);
+  }
+
+  /**
+   * The upload area, and nothing else of the bucket: s3:PutObject (the presigned PUT URLs are
+   * signed with this role, so the role itself must be allowed the PUT) and s3:GetObject on
+   * prefix/*, and s3:ListBucket limited to keys under the prefix, so that a HEAD for a key nobody
+   * uploaded answers 404 (SOURCE_NOT_FOUND) rather than 403. No delete, no ACLs, no other prefix.
+   */
+  private grantUploads(bucketName: string, prefix: string): void {
+    const partition = Stack.of(this).partition;
+    this.role.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:PutObject', 's3:GetObject'],
+        resources: [`arn:${partition}:s3:::${bucketName}/${prefix}/*`],
+      }),
+    );
+    this.role.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:ListBucket'],
+        resources: [`arn:${partition}:s3:::${bucketName}`],
+        conditions: { StringLike: { 's3:prefix': [`${prefix}/*`] } },
+      }),
+    );
+    // The name may carry the account and region as tokens (an environment-agnostic synth): each
+    // stands for one unknown part of the name in the finding.
+    const name = bucketName
+      .split(/\$\{Token\[[^\]]+\]\}/)
+      .map((part) => part.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&'))
+      .join('[^/]+');
+    const escapedPrefix = prefix.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+    acknowledgeWildcardFindings(this.role, [
+      {
+        finding: new RegExp(`^Resource::arn:[^:]+:s3:::${name}\\/${escapedPrefix}\\/\\*$`),
+        reason:
+          'Uploads are keyed by date and a random UUID chosen per POST /uploads: the function presigns PUTs and reads objects under the upload prefix only.',
       },
     ]);
   }

@@ -62,6 +62,11 @@ export interface DeploymentOptions {
   readonly tracing: boolean;
   /** CloudFront standard logging (v2) into an S3 bucket. Context `cloudFrontLogs`. Default true. */
   readonly cloudFrontLogs: boolean;
+  /**
+   * The upload bucket for photos over the body limit (POST /uploads answers a presigned PUT into it).
+   * Context `uploads`. Default true; false leaves the bucket out and POST /uploads answers 501.
+   */
+  readonly uploads: boolean;
   /** Origins allowed by CORS besides the CloudFront site (same origin). Context `allowedOrigins` (comma-separated). */
   readonly allowedOrigins: readonly string[];
   /** Stage throttling: steady requests per second. Context `throttleRateLimit`. Default 20. */
@@ -181,6 +186,7 @@ export function deploymentOptionsFromContext(node: Node): DeploymentOptions {
     alarmEmail: parseEmail('alarmEmail', ctx('alarmEmail')),
     tracing: parseBool('tracing', ctx('tracing'), true),
     cloudFrontLogs: parseBool('cloudFrontLogs', ctx('cloudFrontLogs'), true),
+    uploads: parseBool('uploads', ctx('uploads'), true),
     allowedOrigins: parseList(ctx('allowedOrigins')) ?? [],
     throttleRateLimit: parseInt('throttleRateLimit', ctx('throttleRateLimit'), 1, 10000) ?? 20,
     throttleBurstLimit: parseInt('throttleBurstLimit', ctx('throttleBurstLimit'), 1, 5000) ?? 40,

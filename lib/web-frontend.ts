@@ -30,6 +30,18 @@ export const PAGE_CONTENT_SECURITY_POLICY =
   "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'; connect-src 'self'; " +
   "object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
 
+/**
+ * PAGE_CONTENT_SECURITY_POLICY with more origins the page may connect to: deployed, the upload
+ * bucket's host, which the page PUTs a large photo to (a presigned URL from POST /uploads).
+ */
+export function pageContentSecurityPolicy(connectOrigins: readonly string[] = []): string {
+  if (connectOrigins.length === 0) return PAGE_CONTENT_SECURITY_POLICY;
+  return PAGE_CONTENT_SECURITY_POLICY.replace(
+    "connect-src 'self'",
+    `connect-src 'self' ${connectOrigins.join(' ')}`,
+  );
+}
+
 export interface WebFrontendProps {
   /** Folder with classifier.html and its assets (the repo's web/). */
   readonly webDir: string;
@@ -50,6 +62,8 @@ export interface WebFrontendProps {
   readonly webAclArn?: string;
   /** Standard logging (v2) into an S3 bucket kept this many days. Default: no access logs. */
   readonly accessLogDays?: number;
+  /** Origins the page may connect to besides its own (the CSP's connect-src): the upload bucket. Default: none. */
+  readonly connectOrigins?: readonly string[];
   /** Page loaded at `/`. Default classifier.html. */
   readonly defaultRootObject?: string;
   /** CloudFront price class. Default PRICE_CLASS_100 (North America and Europe edges). */
@@ -104,7 +118,10 @@ export class WebFrontend extends Construct {
     this.pageHeadersPolicy = new cloudfront.ResponseHeadersPolicy(this, 'PageHeaders', {
       comment: 'Image recognition page: CSP as the local server, HSTS, nosniff, no framing',
       securityHeadersBehavior: {
-        contentSecurityPolicy: { contentSecurityPolicy: PAGE_CONTENT_SECURITY_POLICY, override: true },
+        contentSecurityPolicy: {
+          contentSecurityPolicy: pageContentSecurityPolicy(props.connectOrigins),
+          override: true,
+        },
         contentTypeOptions: { override: true },
         frameOptions: { frameOption: cloudfront.HeadersFrameOption.DENY, override: true },
         referrerPolicy: {

@@ -7,7 +7,7 @@ import { createService } from '../lambda/src/service/create-service';
 import { createApiHandler } from '../lambda/src/transports/api-handler';
 import { bodyBytes } from '../lambda/src/transports/http/api-types';
 
-const USAGE = `usage: npm run classify -- <image> [--task classify|detect] [--model <id>] [--top-k N]
+const USAGE = `usage: npm run classify -- <image> [<image> ...] [--task classify|detect] [--model <id>] [--top-k N]
                          [--min-confidence X] [--iou X] [--max-detections N] [--manifest <file>]`;
 
 /** Exit codes: 0 answer, 2 usage, 3 model unavailable, 4 bad image, 1 anything else. */
@@ -20,7 +20,8 @@ function exitCodeFor(status: number, code: string | undefined): number {
 
 /**
  * `npm run classify -- photo.jpg`: runs the photo through the same API function the HTTP routes
- * use, as a neutral request, and prints the same JSON body.
+ * use, as a neutral request, and prints the same JSON body. Several photos go as one batch request
+ * (`{"images": [...]}`) and print the batch answer, `{"results": [...]}`.
  */
 async function main(): Promise<number> {
   let parsed;
@@ -42,20 +43,21 @@ async function main(): Promise<number> {
     process.stderr.write(`${(e as Error).message}\n${USAGE}\n`);
     return 2;
   }
-  const { values, positionals } = parsed;
-  const file = positionals[0];
-  if (values.help || !file || !['classify', 'detect'].includes(values.task)) {
+  const { values, positionals: files } = parsed;
+  if (values.help || files.length === 0 || !['classify', 'detect'].includes(values.task)) {
     process.stderr.write(`${USAGE}\n`);
     return values.help ? 0 : 2;
   }
-  let image: Buffer;
-  try {
-    image = await readFile(file);
-  } catch (e) {
-    process.stderr.write(
-      `Cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n`,
-    );
-    return 2;
+  const images: Buffer[] = [];
+  for (const file of files) {
+    try {
+      images.push(await readFile(file));
+    } catch (e) {
+      process.stderr.write(
+        `Cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n`,
+      );
+      return 2;
+    }
   }
   const env: NodeJS.ProcessEnv = { ...process.env, PRELOAD_MODELS: '' };
   if (values.manifest) env.MODEL_MANIFEST = values.manifest;
@@ -73,12 +75,17 @@ async function main(): Promise<number> {
   put('minConfidence', values['min-confidence']);
   put('iou', values.iou);
   put('maxDetections', values['max-detections']);
+  const [single] = images;
+  const body =
+    images.length === 1 && single
+      ? single
+      : Buffer.from(JSON.stringify({ images: images.map((b) => ({ image: b.toString('base64') })) }));
   const response = await api({
     method: 'POST',
     path: values.task === 'detect' ? '/detector' : '/classifier',
     query,
-    headers: { 'content-type': 'application/octet-stream' },
-    body: image,
+    headers: { 'content-type': images.length === 1 ? 'application/octet-stream' : 'application/json' },
+    body,
     requestId: randomUUID(),
   });
   await service.close();

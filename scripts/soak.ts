@@ -20,7 +20,14 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { mkdtempSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import { startLocalServer, type LocalServer } from '../local/server';
+import { startLocalS3, useS3rverEnv } from '../test/support/s3-local';
+
+const UPLOAD_BUCKET = 'soak-uploads';
 
 const { values: args } = parseArgs({
   options: {
@@ -117,10 +124,77 @@ const KINDS: Kind[] = [
   },
   { name: 'bad: unknown route', expect: 404, weight: 1, request: bytes('/nope', dog, 'image/jpeg') },
   { name: 'bad: topK=0', expect: 400, weight: 1, request: bytes('/classifier?topK=0', dog, 'image/jpeg') },
+  {
+    name: 'classify batch of 4 (form)',
+    expect: 200,
+    weight: 1,
+    request: () => {
+      const form = new FormData();
+      for (const [i, b] of [dog, cat, cup, dog.subarray(0, 2000)].entries())
+        form.append(`f${i}`, new Blob([new Uint8Array(b)], { type: 'image/jpeg' }), `p${i}`);
+      return { path: '/classifier', init: { method: 'POST', body: form } };
+    },
+  },
 ];
 
+/** Kinds that need the in-process setup (a local S3-compatible server, an allowed URL host). */
+function referenceKinds(uploadKey: string, imageUrl: string): Kind[] {
+  const json = (path: string, body: unknown) => () => ({
+    path,
+    init: { method: 'POST', body: JSON.stringify(body), headers: { 'Content-Type': 'application/json' } },
+  });
+  return [
+    {
+      name: 'create upload',
+      expect: 200,
+      weight: 1,
+      request: json('/uploads', { contentType: 'image/jpeg', size: dog.length }),
+    },
+    {
+      name: 'classify upload (s3 key)',
+      expect: 200,
+      weight: 1,
+      request: json('/classifier', { s3: { key: uploadKey } }),
+    },
+    { name: 'classify by URL', expect: 200, weight: 1, request: json('/classifier', { url: imageUrl }) },
+    {
+      name: 'detect batch: upload, URL, bytes',
+      expect: 200,
+      weight: 1,
+      request: json('/detector', {
+        images: [{ s3: { key: uploadKey } }, { url: imageUrl }, { image: kite.toString('base64') }],
+      }),
+    },
+    {
+      name: 'bad: key outside uploads',
+      expect: 403,
+      weight: 1,
+      request: json('/classifier', { s3: { key: 'models/x.onnx' } }),
+    },
+  ];
+}
+
+/** A static server for `dog.jpg` on 127.0.0.1 (the URL kinds' allowed host). */
+async function startImageHost(): Promise<{ url: string; close: () => Promise<void> }> {
+  const server = createServer((_req, res) => {
+    res.writeHead(200, { 'Content-Type': 'image/jpeg', 'Content-Length': dog.length });
+    res.end(dog);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/dog.jpg`,
+    close: () =>
+      new Promise<void>((resolve) =>
+        server.close(() => {
+          resolve();
+        }),
+      ),
+  };
+}
+
 /** Deterministic mix: a weighted round-robin schedule, each worker starting at its own offset. */
-const SCHEDULE = KINDS.flatMap((k) => Array.from({ length: k.weight }, () => k));
+const scheduleOf = (kinds: Kind[]) => kinds.flatMap((k) => Array.from({ length: k.weight }, () => k));
 
 interface Stats {
   count: number;
@@ -129,9 +203,7 @@ interface Stats {
   latencies: number[];
 }
 
-const stats = new Map<string, Stats>(
-  KINDS.map((k) => [k.name, { count: 0, unexpected: 0, statuses: {}, latencies: [] }]),
-);
+const stats = new Map<string, Stats>();
 const surprises: { atS: number; kind: string; expected: number; got: string; body: string }[] = [];
 
 function percentile(sorted: readonly number[], p: number): number {
@@ -160,7 +232,18 @@ function readRss(pid: number | null): number | null {
 async function main(): Promise<number> {
   let local: LocalServer | null = null;
   let base = args.url;
+  let kinds = KINDS;
+  const cleanups: (() => Promise<void>)[] = [];
   if (!base) {
+    // Uploads against a local S3-compatible server, URLs from a local image host.
+    useS3rverEnv();
+    const s3 = await startLocalS3(mkdtempSync(path.join(tmpdir(), 'soak-s3-')), UPLOAD_BUCKET);
+    const host = await startImageHost();
+    cleanups.push(
+      () => s3.close(),
+      () => host.close(),
+    );
+    await s3.put(`uploads/soak/dog.jpg`, dog);
     // The handler's telemetry reads process.env (not the server's env): keep it quiet here.
     process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
     process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
@@ -173,12 +256,19 @@ async function main(): Promise<number> {
         DEFAULT_DETECTOR: 'yolox-nano',
         POWERTOOLS_METRICS_DISABLED: 'true',
         POWERTOOLS_LOG_LEVEL: 'SILENT',
+        UPLOAD_BUCKET,
+        UPLOAD_S3_ENDPOINT: s3.endpoint,
+        IMAGE_URL_ALLOWED_HOSTS: new URL(host.url).origin,
+        IMAGE_URL_ALLOWED_ADDRESSES: '127.0.0.1',
       },
     });
+    kinds = [...KINDS, ...referenceKinds('uploads/soak/dog.jpg', host.url)];
     const loaded = await local.preload;
     for (const m of loaded) if (!m.ok) console.error(`preload ${m.id} failed: ${m.error ?? ''}`);
     base = local.url;
   }
+  for (const k of kinds) stats.set(k.name, { count: 0, unexpected: 0, statuses: {}, latencies: [] });
+  const schedule = scheduleOf(kinds);
   const rssPid = local ? null : args.pid ? Number(args.pid) : undefined;
   const sampleRss = rssPid === undefined ? () => null : () => readRss(rssPid);
 
@@ -218,7 +308,7 @@ async function main(): Promise<number> {
 
   async function worker(id: number) {
     for (let i = id * 5; performance.now() < endAt && !stopping; i++) {
-      const kind = SCHEDULE[i % SCHEDULE.length]!;
+      const kind = schedule[i % schedule.length]!;
       const s = stats.get(kind.name)!;
       const { path: p, init } = kind.request();
       const t0 = performance.now();
@@ -261,6 +351,7 @@ async function main(): Promise<number> {
   clearInterval(sampler);
   clearInterval(progress);
   if (local) await local.close();
+  for (const cleanup of cleanups) await cleanup();
 
   // Report
   const all = [...stats.values()].flatMap((s) => s.latencies).sort((a, b) => a - b);
@@ -279,7 +370,7 @@ async function main(): Promise<number> {
   const ok = unexpected === 0 && rssOk;
 
   const ms = (v: number) => (Number.isFinite(v) ? v.toFixed(0).padStart(6) : '     -');
-  const rows = KINDS.map((k) => {
+  const rows = kinds.map((k) => {
     const s = stats.get(k.name)!;
     const sorted = [...s.latencies].sort((a, b) => a - b);
     return { k, s, p50: percentile(sorted, 50), p99: percentile(sorted, 99) };

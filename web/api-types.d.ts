@@ -3,6 +3,15 @@
  * Do not make direct changes to the file.
  */
 
+/** OneOf type helpers */
+type Without<T, U> = { [P in Exclude<keyof T, keyof U>]?: never };
+type XOR<T, U> = T | U extends object ? (Without<T, U> & U) | (Without<U, T> & T) : T | U;
+type OneOf<T extends any[]> = T extends [infer Only]
+  ? Only
+  : T extends [infer A, infer B, ...infer Rest]
+    ? OneOf<[XOR<A, B>, ...Rest]>
+    : never;
+
 export interface paths {
   '/classifier': {
     /** Top-k ImageNet labels for a photo */
@@ -20,6 +29,13 @@ export interface paths {
   };
   '/openapi.json': {
     get: operations['openapi'];
+  };
+  '/uploads': {
+    /**
+     * A presigned S3 PUT URL for a photo too large for a request body
+     * @description PUT the photo to `url` with exactly `headers`, then POST {"s3": {"key": s3.key}} to /classifier or /detector. Keys expire after a day. 501 UPLOADS_UNAVAILABLE where no upload bucket is configured.
+     */
+    post: operations['createUpload'];
   };
 }
 
@@ -116,7 +132,7 @@ export interface components {
         model?: string;
         allowed?: string[];
         retryAfterSeconds?: number;
-        /** @description SOURCE_NOT_ALLOWED: the rule that refused the image reference (host-not-allowed, scheme, userinfo, address, redirect, bucket, key). */
+        /** @description SOURCE_NOT_ALLOWED: the rule that refused the image reference: disabled (no URL host allowed), host-not-allowed, scheme, port, userinfo, address (a loopback, private, link-local, multicast or reserved address), redirect (a redirect hop refused), bucket or key (outside the upload area). */
         reason?: string;
       };
     };
@@ -160,6 +176,135 @@ export interface components {
       classification: components['schemas']['DefaultStatus'];
       detection: components['schemas']['DefaultStatus'];
     };
+    /** @description One image of a batch answer: the single-image answer without the request envelope (coldStart, requestId). */
+    ClassificationItem: {
+      /** @constant */
+      statusCode: 200;
+      model: string;
+      image: components['schemas']['ImageInfo'];
+      timings: components['schemas']['Timings'];
+      /** @constant */
+      task: 'classification';
+      /** @description Top-1 label (short name). */
+      label: string;
+      predictions: {
+        label: string;
+        synset: string | null;
+        classId: number;
+        probability: number;
+      }[];
+    };
+    /** @description One image of a batch answer: the single-image answer without the request envelope (coldStart, requestId). */
+    DetectionItem: {
+      /** @constant */
+      statusCode: 200;
+      model: string;
+      image: components['schemas']['ImageInfo'];
+      timings: components['schemas']['Timings'];
+      /** @constant */
+      task: 'detection';
+      /** @description Best detection's label, null when nothing was found. */
+      label: string | null;
+      detections: {
+        label: string;
+        classId: number;
+        score: number;
+        box: components['schemas']['Box'];
+        boxNormalized: components['schemas']['Box'];
+      }[];
+    };
+    /** @description One image of a batch that could not be answered: its own error code; the other images are answered. */
+    ItemError: {
+      statusCode: number;
+      /** @enum {string} */
+      error:
+        | 'INVALID_REQUEST'
+        | 'INVALID_PARAMETER'
+        | 'NOT_FOUND'
+        | 'METHOD_NOT_ALLOWED'
+        | 'PAYLOAD_TOO_LARGE'
+        | 'RESPONSE_TOO_LARGE'
+        | 'UNSUPPORTED_MEDIA_TYPE'
+        | 'UNPROCESSABLE_IMAGE'
+        | 'MODEL_UNAVAILABLE'
+        | 'OVERLOADED'
+        | 'TIMEOUT'
+        | 'INTERNAL'
+        | 'FORBIDDEN'
+        | 'THROTTLED'
+        | 'SOURCE_NOT_ALLOWED'
+        | 'SOURCE_NOT_FOUND'
+        | 'SOURCE_UNREADABLE'
+        | 'SOURCE_TIMEOUT'
+        | 'UPLOADS_UNAVAILABLE';
+      message: string;
+      /** @description Fields that say more about this error, when it has them: the parameter that was refused (INVALID_PARAMETER), the model (NOT_FOUND, MODEL_UNAVAILABLE), the allowed methods (METHOD_NOT_ALLOWED, also in the Allow header), the seconds to wait (OVERLOADED, and MODEL_UNAVAILABLE while the models are still loading; also in the Retry-After header). */
+      details?: {
+        parameter?: string;
+        model?: string;
+        allowed?: string[];
+        retryAfterSeconds?: number;
+        /** @description SOURCE_NOT_ALLOWED: the rule that refused the image reference: disabled (no URL host allowed), host-not-allowed, scheme, port, userinfo, address (a loopback, private, link-local, multicast or reserved address), redirect (a redirect hop refused), bucket or key (outside the upload area). */
+        reason?: string;
+      };
+    };
+    /** @description The answer to several images (a JSON `images` list or a form with several files): one entry per image, in order. */
+    BatchResponse: {
+      /** @constant */
+      statusCode: 200;
+      /** @enum {unknown} */
+      task: 'classification' | 'detection';
+      results: (
+        | components['schemas']['ClassificationItem']
+        | components['schemas']['DetectionItem']
+        | components['schemas']['ItemError']
+      )[];
+      coldStart: boolean;
+      requestId: string;
+    };
+    /** @description One image: its bytes (base64 or data: URL), an upload's key (from POST /uploads), or a URL (only hosts the server allows). */
+    ImageReference: OneOf<
+      [
+        {
+          /** @description base64 or data: URL */
+          image: string;
+        },
+        {
+          s3: {
+            key: string;
+            /** @description Optional; must be the upload bucket. */
+            bucket?: string;
+          };
+        },
+        {
+          /**
+           * Format: uri
+           * @description https (or http where the server allows it) on a host in IMAGE_URL_ALLOWED_HOSTS.
+           */
+          url: string;
+        },
+      ]
+    >;
+    /** @description Where to PUT the photo (send exactly these headers), and the reference to send to /classifier or /detector afterwards as {"s3": {"key": …}}. */
+    UploadTicket: {
+      /** @constant */
+      statusCode: 200;
+      /** @description Presigned S3 PUT URL; Content-Type and Content-Length are part of its signature. */
+      url: string;
+      /** @constant */
+      method: 'PUT';
+      headers: {
+        [key: string]: string;
+      };
+      /** Format: date-time */
+      expiresAt: string;
+      s3: {
+        bucket: string;
+        key: string;
+      };
+      maxBytes: number;
+      requestId: string;
+    };
   };
   responses: {
     /** @description Error with a stable code */
@@ -195,33 +340,41 @@ export interface operations {
         'image/*': string;
         'application/octet-stream': string;
         'multipart/form-data': {
-          image?: string;
+          /** @description One file, or up to MAX_BATCH_IMAGES (16) files for a batch (any field names). */
+          image?: string[];
         };
-        'application/json': {
-          /** @description base64 or data: URL */
-          image: string;
-          model?: string;
-          topK?: number;
-          minConfidence?: number;
-          iou?: number;
-          maxDetections?: number;
-        };
+        'application/json': OneOf<
+          [
+            components['schemas']['ImageReference'],
+            {
+              images: components['schemas']['ImageReference'][];
+              model?: string;
+              topK?: number;
+              minConfidence?: number;
+              iou?: number;
+              maxDetections?: number;
+            },
+          ]
+        >;
       };
     };
     responses: {
       /** @description Classification */
       200: {
         content: {
-          'application/json': components['schemas']['ClassificationResponse'];
+          'application/json':
+            components['schemas']['ClassificationResponse'] | components['schemas']['BatchResponse'];
         };
       };
       400: components['responses']['Error'];
+      403: components['responses']['Error'];
       404: components['responses']['Error'];
       405: components['responses']['Error'];
       413: components['responses']['Error'];
       415: components['responses']['Error'];
       422: components['responses']['Error'];
       500: components['responses']['Error'];
+      501: components['responses']['Error'];
       503: components['responses']['Error'];
       504: components['responses']['Error'];
     };
@@ -247,34 +400,42 @@ export interface operations {
         'image/*': string;
         'application/octet-stream': string;
         'multipart/form-data': {
-          image?: string;
+          /** @description One file, or up to MAX_BATCH_IMAGES (16) files for a batch (any field names). */
+          image?: string[];
         };
-        'application/json': {
-          /** @description base64 or data: URL */
-          image: string;
-          model?: string;
-          topK?: number;
-          minConfidence?: number;
-          iou?: number;
-          maxDetections?: number;
-        };
+        'application/json': OneOf<
+          [
+            components['schemas']['ImageReference'],
+            {
+              images: components['schemas']['ImageReference'][];
+              model?: string;
+              topK?: number;
+              minConfidence?: number;
+              iou?: number;
+              maxDetections?: number;
+            },
+          ]
+        >;
       };
     };
     responses: {
       /** @description Detections (JSON) or the annotated JPEG with format=image */
       200: {
         content: {
-          'application/json': components['schemas']['DetectionResponse'];
+          'application/json':
+            components['schemas']['DetectionResponse'] | components['schemas']['BatchResponse'];
           'image/jpeg': string;
         };
       };
       400: components['responses']['Error'];
+      403: components['responses']['Error'];
       404: components['responses']['Error'];
       405: components['responses']['Error'];
       413: components['responses']['Error'];
       415: components['responses']['Error'];
       422: components['responses']['Error'];
       500: components['responses']['Error'];
+      501: components['responses']['Error'];
       503: components['responses']['Error'];
       504: components['responses']['Error'];
     };
@@ -305,6 +466,36 @@ export interface operations {
       200: {
         content: never;
       };
+    };
+  };
+  /**
+   * A presigned S3 PUT URL for a photo too large for a request body
+   * @description PUT the photo to `url` with exactly `headers`, then POST {"s3": {"key": s3.key}} to /classifier or /detector. Keys expire after a day. 501 UPLOADS_UNAVAILABLE where no upload bucket is configured.
+   */
+  createUpload: {
+    requestBody: {
+      content: {
+        'application/json': {
+          /** @enum {unknown} */
+          contentType: 'image/jpeg' | 'image/png' | 'image/webp' | 'image/gif' | 'image/avif' | 'image/tiff';
+          /** @description The photo's size in bytes, at most MAX_UPLOAD_BYTES (25 MB by default). */
+          size: number;
+        };
+      };
+    };
+    responses: {
+      /** @description Upload ticket */
+      200: {
+        content: {
+          'application/json': components['schemas']['UploadTicket'];
+        };
+      };
+      400: components['responses']['Error'];
+      405: components['responses']['Error'];
+      413: components['responses']['Error'];
+      415: components['responses']['Error'];
+      500: components['responses']['Error'];
+      501: components['responses']['Error'];
     };
   };
 }

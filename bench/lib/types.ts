@@ -1,4 +1,5 @@
 import type { BaselinesResult } from '../sections/baselines';
+import type { BatchResult } from '../sections/batch';
 import type { ColdStartRow } from '../sections/cold-start';
 import type { ConcurrencyRow } from '../sections/concurrency';
 import type { E2eRow } from '../sections/e2e';
@@ -19,6 +20,8 @@ export interface BenchSettings {
   e2eRequests: number;
   concurrency: number[];
   concurrencyDurationS: number;
+  /** Interleaved rounds of the batch section's 16-image request vs 16 single requests. */
+  batchRounds?: number;
   rssRequests: { classifier: number; detector: number };
   wasmRuns: number;
   serviceIntraOpThreads: number;
@@ -38,6 +41,7 @@ export interface BenchResults {
   mish?: MishResult;
   e2e?: E2eRow[];
   concurrency?: ConcurrencyRow[];
+  batch?: BatchResult;
   coldStart?: ColdStartRow[];
   packagedColdStart?: PackagedColdStartRow[];
   baselines?: BaselinesResult;

@@ -360,13 +360,92 @@ function packagedColdStart(r: BenchResults): string {
   ].join('\n');
 }
 
+function batch(r: BenchResults): string {
+  const b = r.batch;
+  if (!b) return '';
+  const bare = b.bare.map((x) => [
+    x.model,
+    x.threads,
+    x.batch,
+    x.rounds,
+    f(x.perImage.min, 2),
+    f(x.perImage.median, 2),
+    f(x.speedup, 3),
+  ]);
+  return [
+    '## Several images per request (batch)',
+    '',
+    `A ${b.images.length}-image \`recognizeBatch\` against ${b.images.length} single \`recognize\` calls through one service (${b.threads} intra-op threads), rounds interleaved with the order rotated; the photos are the fixture photos (${[...new Set(b.images)].join(', ')}) twice. "singles, in turn" is a client sending one request after another; "all at once" sends all ${b.images.length} together. Stage columns: the service's own timings, mean per image (a batch item's inference is its share of its chunk's run). ratio = singles-in-turn wall / this wall, median over rounds.`,
+    '',
+    table(
+      [
+        'model',
+        'variant',
+        'images per run',
+        'decodes at once',
+        'rounds',
+        'ms for 16 (median)',
+        'min',
+        'images/s',
+        'ratio',
+        'cpu ms/image',
+        'decode',
+        'preprocess',
+        'inference',
+        'postprocess',
+      ],
+      b.service.map((x) => [
+        x.model,
+        x.variant,
+        x.maxBatch,
+        x.decodeConcurrency ?? '–',
+        x.rounds,
+        f(x.wall.median),
+        f(x.wall.min),
+        f(x.imagesPerS),
+        f(x.ratioToSingles, 2),
+        f(x.cpuPerImageMs),
+        f(x.stages.decodeMs),
+        f(x.stages.preprocessMs, 2),
+        f(x.stages.inferenceMs),
+        f(x.stages.postprocessMs, 2),
+      ]),
+    ),
+    '',
+    'Bare onnxruntime, ms per image at each batch size (one run divided by its images), rounds interleaved:',
+    '',
+    table(['model', 'threads', 'batch', 'rounds', 'min', 'median', 'speed-up vs batch 1'], bare),
+    '',
+    'Memory per batch size: a new process per row loads the model (service session options) and runs it three times at that batch; RSS in MB.',
+    '',
+    table(
+      ['model', 'batch', 'RSS loaded', 'peak RSS after runs', 'growth', 'fastest ms/image'],
+      b.rss.map((x) => [
+        x.model,
+        x.batch,
+        f(x.loadedMb),
+        f(x.peakMb),
+        f(x.growthMb),
+        f(x.fastestPerImageMs, 2),
+      ]),
+    ),
+    '',
+    `Decoding the ${b.images.length} photos for ResNet-50's input (the service's decoder), k at a time:`,
+    '',
+    table(
+      ['at a time', 'rounds', 'median ms', 'min ms', 'images/s'],
+      b.decode.map((x) => [x.concurrency, x.rounds, f(x.wall.median), f(x.wall.min), f(x.imagesPerS, 0)]),
+    ),
+  ].join('\n');
+}
+
 export function renderMarkdown(r: BenchResults): string {
   return [
     `# Benchmark ${r.date} on ${r.machine.host}`,
     '',
     machine(r),
     '',
-    ...[inference, mish, e2e, concurrency, coldStart, packagedColdStart, baselines, floor, lambda]
+    ...[inference, mish, e2e, concurrency, batch, coldStart, packagedColdStart, baselines, floor, lambda]
       .map((s) => s(r))
       .filter(Boolean)
       .flatMap((s) => [s, '']),

@@ -13,7 +13,7 @@ const optionsFor = (context: Record<string, unknown>) =>
   deploymentOptionsFromContext(new App({ context }).node);
 
 describe('deployment options from context', () => {
-  test('defaults: models baked into the image, 3008 MB, 10 environments, 10,000 requests a day, tracing and CloudFront logs on, no WAF', () => {
+  test('defaults: models baked into the image, 3008 MB, 10 environments, 10,000 requests a day, tracing, CloudFront logs and uploads on, no WAF', () => {
     expect(optionsFor({})).toEqual({
       modelSource: { kind: 'image' },
       imageModels: ['resnet50-v1-12', 'yolov4'],
@@ -32,6 +32,7 @@ describe('deployment options from context', () => {
       alarmEmail: undefined,
       tracing: true,
       cloudFrontLogs: true,
+      uploads: true,
       allowedOrigins: [],
       throttleRateLimit: 20,
       throttleBurstLimit: 40,
@@ -65,6 +66,9 @@ describe('deployment options from context', () => {
     expect(() => optionsFor({ memorySize: '3 GB' })).toThrow(/memorySize/);
     expect(() => optionsFor({ memorySize: '64' })).toThrow(/memorySize/);
     expect(() => optionsFor({ apiKey: 'yes' })).toThrow(/apiKey/);
+    expect(() => optionsFor({ uploads: 'off' })).toThrow(/uploads/);
+    expect(optionsFor({ uploads: 'false' }).uploads).toBe(false);
+    expect(optionsFor({ uploads: false }).uploads).toBe(false);
     expect(() => optionsFor({ logRetentionDays: '8' })).toThrow(/logRetentionDays/);
     expect(() => optionsFor({ alarmEmail: 'ops' })).toThrow(/alarmEmail/);
     expect(() => optionsFor({ wafRateLimit: '5' })).toThrow(/wafRateLimit/);

@@ -186,7 +186,11 @@ describe('inference function', () => {
         }),
       ]),
     );
-    const s3Actions = statements.flatMap((s) => [s.Action].flat()).filter((a) => String(a).startsWith('s3:'));
+    // On the model bucket (the upload grants are asserted in uploads.test.ts).
+    const s3Actions = statements
+      .filter((s) => JSON.stringify(s.Resource).includes('my-model-bucket'))
+      .flatMap((s) => [s.Action].flat())
+      .filter((a) => String(a).startsWith('s3:'));
     expect(s3Actions.sort()).toEqual(['s3:GetObject', 's3:ListBucket']);
   });
 });
@@ -596,7 +600,7 @@ describe('IAM least privilege', () => {
     }
   });
 
-  test('the function role can only write its own log group and its traces (default image source)', () => {
+  test('the function role can only write its own log group and its traces, and use the upload prefix (default image source)', () => {
     const roleId = functionProps(base).Role['Fn::GetAtt'][0];
     base.template.hasResourceProperties('AWS::IAM::Role', {
       AssumeRolePolicyDocument: Match.objectLike({
@@ -612,6 +616,18 @@ describe('IAM least privilege', () => {
         Effect: 'Allow',
         Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
         Resource: { 'Fn::GetAtt': [expect.stringMatching(/^InferenceLogs/), 'Arn'] },
+      },
+      // The upload area (uploads.test.ts): put and get under uploads/, list only that prefix.
+      {
+        Effect: 'Allow',
+        Action: ['s3:GetObject', 's3:PutObject'],
+        Resource: `arn:aws:s3:::${base.stack.uploads!.bucketName}/uploads/*`,
+      },
+      {
+        Effect: 'Allow',
+        Action: 's3:ListBucket',
+        Resource: `arn:aws:s3:::${base.stack.uploads!.bucketName}`,
+        Condition: { StringLike: { 's3:prefix': ['uploads/*'] } },
       },
       // Active tracing: X-Ray's two write actions have no resource-level permissions.
       { Effect: 'Allow', Action: ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'], Resource: '*' },

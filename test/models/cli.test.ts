@@ -72,3 +72,14 @@ it('exits 4 with a JSON error for a file that is not an image, and 2 for bad usa
   const usage = await cli(['--task', 'paint']);
   expect(usage.code).toBe(2);
 }, 60_000);
+
+it('several photos go as one batch and print one result per photo, in order', async () => {
+  const files = ['dog.jpg', 'cat_chelsea.png', 'kite.jpg'].map((f) => path.join(FIXTURE_IMAGES, f));
+  const { code, body } = await cli([...files, '--model', 'mobilenetv2-12-int8', '--top-k', '1']);
+  expect(code).toBe(0);
+  const results = body.results as { statusCode: number; label: string; predictions: unknown[] }[];
+  expect(results.map((r) => r.statusCode)).toEqual([200, 200, 200]);
+  expect(MALAMUTE_FAMILY).toContain(results[0]?.label);
+  expect(results[1]?.label).toMatch(/cat|Mau/i);
+  expect(results.every((r) => r.predictions.length === 1)).toBe(true);
+}, 60_000);

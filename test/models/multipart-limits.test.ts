@@ -1,9 +1,10 @@
 /**
  * Every multipart limit answers at once, on the local server and through the Lambda handler. A
  * form past a limit used to wait for a 'finish' busboy never sends (three photos: 25 s, then a 504
- * billed for all of it); a hang would show here as an answer after the 25 s request timeout.
+ * billed for all of it); a hang would show here as an answer after the 25 s request timeout. A form
+ * may now carry a batch of up to MAX_BATCH_IMAGES files; one past that answers as fast.
  */
-import { MULTIPART_LIMITS } from '../../lambda/src/transports/http/request-body';
+import { multipartLimits } from '../../lambda/src/transports/http/request-body';
 import { createLambdaHandler } from '../../lambda/src/transports/lambda-handler';
 import { startLocalServer, type LocalServer } from '../../local/server';
 import { photo, smallModelEnv } from '../support/fixtures';
@@ -11,11 +12,16 @@ import { photo, smallModelEnv } from '../support/fixtures';
 jest.setTimeout(60_000);
 
 const MAX_IMAGE_BYTES = 3_000_000;
+const MAX_BATCH_IMAGES = 4;
+const MULTIPART_LIMITS = multipartLimits(MAX_BATCH_IMAGES);
 let server: LocalServer;
 beforeAll(async () => {
   server = await startLocalServer({
     port: 0,
-    env: smallModelEnv({ MAX_IMAGE_BYTES: String(MAX_IMAGE_BYTES) }),
+    env: smallModelEnv({
+      MAX_IMAGE_BYTES: String(MAX_IMAGE_BYTES),
+      MAX_BATCH_IMAGES: String(MAX_BATCH_IMAGES),
+    }),
   });
 });
 afterAll(() => server.close());
@@ -35,8 +41,18 @@ function form(files: Buffer[], fields: [string, string][] = []): FormData {
 const manyFields = (n: number): [string, string][] => Array.from({ length: n }, (_, i) => [`f${i}`, 'x']);
 
 const cases: [string, () => FormData, number, RegExp][] = [
-  ['three photos (the reported case)', () => form([dog, dog, dog]), 400, /exactly one file/],
-  ['two photos', () => form([dog, dog]), 400, /exactly one file/],
+  [
+    `${MAX_BATCH_IMAGES + 1} photos, one past the batch limit`,
+    () => form(Array.from({ length: MAX_BATCH_IMAGES + 1 }, () => dog)),
+    400,
+    new RegExp(`more than ${MAX_BATCH_IMAGES} files`),
+  ],
+  [
+    'photos that together pass the byte limit',
+    () => form([Buffer.alloc(MAX_IMAGE_BYTES / 2 + 10, 0xff), Buffer.alloc(MAX_IMAGE_BYTES / 2 + 10, 0xff)]),
+    413,
+    /limit/,
+  ],
   [
     `${MULTIPART_LIMITS.fields + 1} fields`,
     () => form([dog], manyFields(MULTIPART_LIMITS.fields + 1)),
@@ -102,4 +118,16 @@ describe.each(cases)('%s', (_name, make, status, message) => {
     });
     expect(ms).toBeLessThan(1000);
   });
+});
+
+test('a form with the most photos a batch may hold is answered, one result per photo', async () => {
+  const res = await fetch(`${server.url}/classifier`, {
+    method: 'POST',
+    body: form(Array.from({ length: MAX_BATCH_IMAGES }, () => dog)),
+  });
+  const body = (await res.json()) as { results: { label: string }[] };
+  expect(res.status).toBe(200);
+  expect(body.results.map((r) => r.label)).toEqual(
+    Array.from({ length: MAX_BATCH_IMAGES }, () => 'Alaskan Malamute'),
+  );
 });

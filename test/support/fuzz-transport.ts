@@ -197,13 +197,33 @@ export function judge(a: Answer, expect: Expectation): string[] {
   if (typeof body.requestId !== 'string' || body.requestId === '') problems.push('no requestId');
   if (a.status === 200) {
     if (!expect.ok) problems.push('200 for an input that cannot be valid');
-    if (!Array.isArray(body.predictions) && !Array.isArray(body.detections))
+    if (Array.isArray(body.results)) {
+      // A batch: each image its answer, or its own error in the error shape.
+      (body.results as Record<string, unknown>[]).forEach((item, i) => {
+        if (item.statusCode === 200) {
+          if (!Array.isArray(item.predictions) && !Array.isArray(item.detections))
+            problems.push(`results[${i}]: 200 without results`);
+        } else {
+          problems.push(
+            ...errorProblems(item, Number(item.statusCode), expect).map((p) => `results[${i}]: ${p}`),
+          );
+        }
+      });
+    } else if (!Array.isArray(body.predictions) && !Array.isArray(body.detections)) {
       problems.push('200 without results');
+    }
     return problems;
   }
+  problems.push(...errorProblems(body, a.status, expect));
+  return problems;
+}
+
+/** An error body's problems: a known code that maps to its status, one this input may produce, a clean message. */
+function errorProblems(body: Record<string, unknown>, status: number, expect: Expectation): string[] {
+  const problems: string[] = [];
   const code = body.error as keyof typeof STATUS_BY_CODE;
   if (!ERROR_CODES.includes(code)) problems.push(`unknown error code ${JSON.stringify(body.error)}`);
-  else if (STATUS_BY_CODE[code] !== a.status) problems.push(`${code} with status ${a.status}`);
+  else if (STATUS_BY_CODE[code] !== status) problems.push(`${code} with status ${status}`);
   if (!expect.codes.includes(code)) {
     problems.push(`code ${code} not in [${expect.codes.join(', ')}] (${String(body.message)})`);
   }

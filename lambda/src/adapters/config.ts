@@ -77,6 +77,11 @@ export interface Config {
   sourceTimeoutMs: number;
   /** The most images one request may carry (MAX_BATCH_IMAGES). */
   maxBatchImages: number;
+  /**
+   * The bytes one request's referenced images (uploads, URLs) may take together, and the largest
+   * upload (MAX_UPLOAD_BYTES).
+   */
+  maxSourceBytes: number;
   onLambda: boolean;
 }
 
@@ -139,6 +144,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const defaultClassifier = env.DEFAULT_CLASSIFIER || 'resnet50-v1-12';
   const defaultDetector = env.DEFAULT_DETECTOR || 'yolov4';
   const memory = Number(env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE);
+  const maxSourceBytes = int(env, 'MAX_UPLOAD_BYTES', 25_000_000);
   const threads = env.ORT_INTRA_OP_THREADS
     ? int(env, 'ORT_INTRA_OP_THREADS', 1)
     : memory > 0
@@ -186,12 +192,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     downloadIdleTimeoutMs: int(env, 'DOWNLOAD_IDLE_TIMEOUT_MS', DEFAULT_DOWNLOAD_IDLE_TIMEOUT_MS),
     corsAllowedOrigins: list(env.CORS_ALLOWED_ORIGINS),
     s3Endpoint: env.S3_ENDPOINT || null,
+    maxSourceBytes,
     uploads: env.UPLOAD_BUCKET
       ? {
           bucket: env.UPLOAD_BUCKET,
           prefix: (env.UPLOAD_PREFIX ?? 'uploads').replace(/^\/+|\/+$/g, ''),
           endpoint: env.UPLOAD_S3_ENDPOINT || null,
-          maxBytes: int(env, 'MAX_UPLOAD_BYTES', 25_000_000),
+          maxBytes: maxSourceBytes,
           urlTtlSeconds: int(env, 'UPLOAD_URL_TTL_SECONDS', 300),
         }
       : null,

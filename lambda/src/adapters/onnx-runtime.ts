@@ -1,7 +1,7 @@
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { ModelUnavailableError } from '../core/errors';
-import type { ModelSpec } from '../core/manifest';
+import { maxBatchOf, type ModelSpec } from '../core/manifest';
 import type { LoadedModel, ModelRuntime } from '../core/ports';
 import type { OutputMap } from '../core/tensor-types';
 import { findPreparedCopy } from './prepared-models';
@@ -68,6 +68,36 @@ function checkIo(session: ort.InferenceSession, spec: ModelSpec): string[] {
     else if (meta.isTensor && shapeMismatch(meta.shape, out.shape)) {
       problems.push(`output '${out.name}' has shape ${fmt(meta.shape)}, manifest says ${fmt(out.shape)}`);
     }
+  }
+  return [...problems, ...batchProblems(session, spec)];
+}
+
+/**
+ * `input.maxBatch` over 1 feeds several images in one run: the graph's input and every output the
+ * service reads must then have a symbolic first dimension. (Start-up validation of the manifest
+ * does not know the field: a bad value is named here, when the model loads.)
+ */
+function batchProblems(session: ort.InferenceSession, spec: ModelSpec): string[] {
+  const declared = spec.input.maxBatch;
+  if (declared === undefined || declared === null) return [];
+  if (maxBatchOf(spec.input) !== declared) {
+    return [`input.maxBatch must be a whole number of images, at least 1; got ${JSON.stringify(declared)}`];
+  }
+  if (declared === 1) return [];
+  const tensors = [
+    { kind: 'input', meta: session.inputMetadata.find((m) => m.name === spec.input.name) },
+    ...spec.outputs.map((o) => ({
+      kind: 'output',
+      meta: session.outputMetadata.find((m) => m.name === o.name),
+    })),
+  ];
+  const problems: string[] = [];
+  for (const { kind, meta } of tensors) {
+    // Missing tensors are named by checkIo; a numeric first dim is a fixed batch.
+    if (!meta?.isTensor || typeof meta.shape[0] !== 'number' || meta.shape[0] <= 0) continue;
+    problems.push(
+      `${kind} '${meta.name}' has a fixed batch of ${meta.shape[0]} (shape ${fmt(meta.shape)}), manifest says input.maxBatch ${declared}`,
+    );
   }
   return problems;
 }

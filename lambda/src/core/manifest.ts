@@ -20,6 +20,13 @@ export interface InputSpec {
   width: number;
   height: number;
   dtype: 'float32';
+  /**
+   * How many images one session run may take (a batch request's chunk). Absent or 1: one image per
+   * run. Over 1 requires a symbolic (dynamic) batch dimension in the graph, which loading checks.
+   * Batched runs hold activations for every image at once, so this also bounds the memory a run
+   * adds (docs/performance.md, "Several images per request").
+   */
+  maxBatch?: number | null;
 }
 
 export interface PreprocessSpec {
@@ -103,6 +110,12 @@ export interface ModelSpec {
   postprocess: PostprocessSpec;
   labels: LabelSpec;
   numClasses: number;
+}
+
+/** Images per session run for `input` (see {@link InputSpec.maxBatch}): 1 unless a valid count is declared. */
+export function maxBatchOf(input: Pick<InputSpec, 'maxBatch'>): number {
+  const n = input.maxBatch;
+  return typeof n === 'number' && Number.isInteger(n) && n >= 1 ? n : 1;
 }
 
 export interface Manifest {

@@ -4,7 +4,10 @@ import path from 'node:path';
 import { LEDGER_NAME, ModelFileStore } from '../adapters/model-files';
 import { OnnxModelRuntime, type OnnxRuntimeOptions } from '../adapters/onnx-runtime';
 import { createS3Client, parseS3Uri, S3ModelSource } from '../adapters/s3-model-source';
+import { S3UploadStore } from '../adapters/s3-upload-store';
 import { SharpImageDecoder } from '../adapters/sharp-decoder';
+import { UrlImageFetcher } from '../adapters/url-image-fetcher';
+import { ImageSources } from './image-sources';
 import { RecognitionService } from './recognition-service';
 
 /** What only some hosts add: the laptop makes missing prepared copies, the function never does. */
@@ -56,5 +59,22 @@ export function createService(config: Config, extras: ServiceExtras = {}): Recog
     defaults: { classification: config.defaultClassifier, detection: config.defaultDetector },
     fallbackDefaults: config.fallbackDefaults,
     maxQueuePerModel: config.maxQueuePerModel,
+    sources: new ImageSources({
+      uploads: config.uploads
+        ? new S3UploadStore(config.uploads, {
+            timeoutMs: config.sourceTimeoutMs,
+            connectTimeoutMs: config.s3ConnectTimeoutMs,
+          })
+        : null,
+      urls:
+        config.imageUrlAllowedHosts.length > 0
+          ? new UrlImageFetcher({
+              allowedHosts: config.imageUrlAllowedHosts,
+              allowedAddresses: config.imageUrlAllowedAddresses,
+              timeoutMs: config.sourceTimeoutMs,
+            })
+          : null,
+      maxReferencedBytes: config.maxSourceBytes,
+    }),
   });
 }

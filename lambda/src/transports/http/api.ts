@@ -1,5 +1,6 @@
 import {
   InternalError,
+  InvalidParameterError,
   isRecognitionError,
   MethodNotAllowedError,
   ModelUnavailableError,
@@ -10,12 +11,12 @@ import {
 } from '../../core/errors';
 import { unlessAborted } from '../../core/abortable';
 import { parseOptions } from '../../core/options';
-import type { RecognitionResult } from '../../core/results';
-import type { RecognitionService } from '../../service/recognition-service';
+import type { DetectionResult, RecognitionResult } from '../../core/results';
+import type { BatchItem, RecognitionService } from '../../service/recognition-service';
 import type { ApiRequest, ApiResponse, JsonBody } from './api-types';
 import { STATUS_BY_CODE } from './error-status';
 import openapi from './openapi.json';
-import { readImageRequest } from './request-body';
+import { readImageRequest, readUploadRequest } from './request-body';
 import { ROUTES } from './routes';
 
 export interface ApiSettings {
@@ -23,6 +24,8 @@ export interface ApiSettings {
   maxResponseBytes: number;
   requestTimeoutMs: number;
   corsAllowedOrigins: readonly string[];
+  /** The most images one request may carry (MAX_BATCH_IMAGES). */
+  maxBatchImages: number;
 }
 
 /** What the transport learns about a request, for logs and metrics. */
@@ -32,6 +35,8 @@ export interface RequestOutcome {
   errorCode?: string;
   error?: unknown;
   result?: RecognitionResult;
+  /** A batch's items. */
+  results?: BatchItem[];
 }
 
 const BASE_HEADERS = {
@@ -49,18 +54,48 @@ function json(statusCode: number, body: JsonBody, extra: Record<string, string> 
  * `{statusCode, error, message, requestId}` and the headers the error calls for.
  */
 export function errorResponse(e: RecognitionError, requestId: string): ApiResponse {
-  const statusCode = STATUS_BY_CODE[e.code];
-  // INTERNAL never repeats the underlying message: it may hold paths or library internals.
-  const message = e.code === 'INTERNAL' ? `Internal error; quote request id ${requestId}.` : e.message;
   const extra: Record<string, string> = {};
   if (e instanceof MethodNotAllowedError) extra.Allow = e.allowed.join(', ');
   // OVERLOADED, and MODEL_UNAVAILABLE while the models are still loading: the header says it too.
   const retryAfter = e.details.retryAfterSeconds;
   if (typeof retryAfter === 'number') extra['Retry-After'] = String(retryAfter);
-  // The error's own safe-to-show fields (the parameter, the model, the allowed methods, when to
-  // retry); INTERNAL shows nothing but its request id.
-  const details = e.code === 'INTERNAL' || Object.keys(e.details).length === 0 ? {} : { details: e.details };
-  return json(statusCode, { statusCode, error: e.code, message, requestId, ...details }, extra);
+  const { details, ...fields } = errorFields(e, requestId);
+  return json(fields.statusCode, { ...fields, requestId, ...(details ? { details } : {}) }, extra);
+}
+
+/**
+ * An error as the body shows it, for a whole request or one image of a batch: the status from the
+ * one table, the code, the message, and the error's own safe-to-show fields (the parameter, the
+ * model, the allowed methods, when to retry). INTERNAL never repeats the underlying message (it may
+ * hold paths or library internals) and shows nothing but the request id.
+ */
+function errorFields(e: RecognitionError, requestId: string) {
+  const internal = e.code === 'INTERNAL';
+  return {
+    statusCode: STATUS_BY_CODE[e.code],
+    error: e.code,
+    message: internal ? `Internal error; quote request id ${requestId}.` : e.message,
+    details: internal || Object.keys(e.details).length === 0 ? undefined : e.details,
+  };
+}
+
+/** What the work of an image route ends in: one image's answer, or a batch's items. */
+type Answer =
+  | { kind: 'one'; result: RecognitionResult }
+  | { kind: 'annotated'; result: DetectionResult; jpeg: Uint8Array }
+  | { kind: 'batch'; items: BatchItem[] };
+
+/** One image's answer body, `label` first: the same for a single request and a batch item. */
+function resultBody(result: RecognitionResult): JsonBody {
+  const { task, model, label, ...rest } = result;
+  return { statusCode: 200, label, task, model, ...rest };
+}
+
+/** A batch item: the image's answer, or its own error (the envelope carries the request id). */
+function batchItemBody(item: BatchItem, requestId: string): JsonBody {
+  if (item.ok) return resultBody(item.result);
+  const { details, ...fields } = errorFields(item.error, requestId);
+  return { ...fields, ...(details ? { details } : {}) };
 }
 
 export function normalisePath(path: string): string {
@@ -196,31 +231,64 @@ export async function handleApiRequest(
     }
     if (path === '/openapi.json') return done(json(200, openapi));
 
+    if (path === '/uploads') {
+      const request = readUploadRequest(req.body, req.headers['content-type']);
+      const ticket = await service.createUpload(request);
+      return done(json(200, { statusCode: 200, ...ticket, requestId: req.requestId }));
+    }
+
     const task = route.task;
     if (!task) throw new Error(`route ${path} has no handler`);
     const limit = timeLimit(req, settings);
     const { signal } = limit;
-    const work = (async () => {
-      const { image, fields } = await readImageRequest(
-        req.body,
-        req.headers['content-type'],
-        settings.maxImageBytes,
-      );
+    const work = (async (): Promise<Answer> => {
+      const request = await readImageRequest(req.body, req.headers['content-type'], {
+        maxImageBytes: settings.maxImageBytes,
+        maxImages: settings.maxBatchImages,
+      });
       // Query parameters win over body fields, like most HTTP APIs.
-      const options = parseOptions({ ...fields, ...req.query }, task);
+      const options = parseOptions({ ...request.fields, ...req.query }, task);
+      if (request.batch) {
+        if (options.format === 'image') {
+          throw new InvalidParameterError(
+            'format',
+            'format=image answers with one annotated photo: send one image, or ask for JSON.',
+          );
+        }
+        return {
+          kind: 'batch',
+          items: await service.recognizeSources(task, request.images, options, signal),
+        };
+      }
+      const [source] = request.images;
+      if (!source) throw new Error('a request without images');
+      const image = await service.readImage(source, service.sourceBudget(), signal);
       if (options.format === 'image') {
         const { result, jpeg } = await service.annotate(image, options, signal);
-        return { result, jpeg };
+        return { kind: 'annotated', result, jpeg };
       }
-      return { result: await service.recognize(task, image, options, signal), jpeg: null };
+      return { kind: 'one', result: await service.recognize(task, image, options, signal) };
     })();
-    const { result, jpeg } = await unlessAborted(work, signal).finally(limit.clear);
-    if (jpeg && jpeg.length > settings.maxResponseBytes) {
-      throw new ResponseTooLargeError(
-        `The annotated image is ${jpeg.length} bytes; answers are limited to ${settings.maxResponseBytes} bytes. Lower ANNOTATED_MAX_SIDE or ask for JSON.`,
+    const answer = await unlessAborted(work, signal).finally(limit.clear);
+    if (answer.kind === 'batch') {
+      return done(
+        json(200, {
+          statusCode: 200,
+          task,
+          results: answer.items.map((item) => batchItemBody(item, req.requestId)),
+          coldStart: envelope.coldStart,
+          requestId: req.requestId,
+        }),
+        { results: answer.items },
       );
     }
-    if (jpeg) {
+    if (answer.kind === 'annotated') {
+      const { result, jpeg } = answer;
+      if (jpeg.length > settings.maxResponseBytes) {
+        throw new ResponseTooLargeError(
+          `The annotated image is ${jpeg.length} bytes; answers are limited to ${settings.maxResponseBytes} bytes. Lower ANNOTATED_MAX_SIDE or ask for JSON.`,
+        );
+      }
       return done(
         {
           statusCode: 200,
@@ -234,17 +302,9 @@ export async function handleApiRequest(
         { result },
       );
     }
-    const { task: kind, model, label, ...rest } = result;
+    const { result } = answer;
     return done(
-      json(200, {
-        statusCode: 200,
-        label,
-        task: kind,
-        model,
-        ...rest,
-        coldStart: envelope.coldStart,
-        requestId: req.requestId,
-      }),
+      json(200, { ...resultBody(result), coldStart: envelope.coldStart, requestId: req.requestId }),
       { result },
     );
   } catch (e) {
