@@ -47,15 +47,35 @@ const STATIC_TYPES: Record<string, string> = {
   '.ico': 'image/x-icon',
 };
 
-/** The page may only load its own files and talk to this origin. */
+/**
+ * The page may only load its own files and talk to this origin: the policy of a server without an
+ * upload endpoint (and, in lib/web-frontend.ts, the deployed page's).
+ */
 export const CONTENT_SECURITY_POLICY =
   "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
+
+/**
+ * The page's policy on this server. With uploads to an S3-compatible endpoint (UPLOAD_S3_ENDPOINT)
+ * the page PUTs large photos there itself, so that origin (and only it) joins connect-src.
+ */
+export function contentSecurityPolicy(uploads: Config['uploads']): string {
+  if (!uploads?.endpoint) return CONTENT_SECURITY_POLICY;
+  let origin: string;
+  try {
+    origin = new URL(uploads.endpoint).origin;
+  } catch {
+    return CONTENT_SECURITY_POLICY;
+  }
+  if (!/^https?:\/\/[^\s;,']+$/.test(origin)) return CONTENT_SECURITY_POLICY;
+  return CONTENT_SECURITY_POLICY.replace("connect-src 'self'", `connect-src 'self' ${origin}`);
+}
 
 async function serveStatic(
   webDir: string,
   pathname: string,
   res: ServerResponse,
   headOnly: boolean,
+  policy: string,
 ): Promise<boolean> {
   let name: string;
   try {
@@ -75,7 +95,7 @@ async function serveStatic(
   res.writeHead(200, {
     'Content-Type': STATIC_TYPES[path.extname(name)] ?? 'application/octet-stream',
     'Content-Length': String(data.length),
-    'Content-Security-Policy': CONTENT_SECURITY_POLICY,
+    'Content-Security-Policy': policy,
     'X-Content-Type-Options': 'nosniff',
     'Cache-Control': 'no-cache',
   });
@@ -141,6 +161,7 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
   const env = options.env ?? process.env;
   const api = createApiHandler(service, config, { ready: preload, telemetry: createTelemetry(env) });
   const webDir = path.resolve(options.webDir ?? path.join(path.dirname(config.modelsDir), 'web'));
+  const pagePolicy = contentSecurityPolicy(config.uploads);
   // base64 adds a third; multipart and JSON add a little more.
   const bodyLimit = Math.ceil((config.maxImageBytes * 4) / 3) + 64 * 1024;
   // Requests being read, decoded or run now. Each may buffer a body of up to bodyLimit and hold a
@@ -175,7 +196,7 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
       }
       if (
         (method === 'GET' || method === 'HEAD') &&
-        (await serveStatic(webDir, url.pathname, res, method === 'HEAD'))
+        (await serveStatic(webDir, url.pathname, res, method === 'HEAD', pagePolicy))
       )
         return;
       let body: Buffer;

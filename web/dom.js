@@ -29,6 +29,7 @@ export const el = {
   previewCaption: byId('preview-caption', HTMLElement),
   overlay: byId('overlay', HTMLDivElement),
   noPreview: byId('no-preview', HTMLParagraphElement),
+  selection: byId('selection', HTMLUListElement),
   sizes: byId('sizes', HTMLDListElement),
   sizeOriginal: byId('size-original', HTMLElement),
   sizeSent: byId('size-sent', HTMLElement),
@@ -49,6 +50,9 @@ export const el = {
   thresholdValue: byId('threshold-value', HTMLOutputElement),
   detectionSummary: byId('detection-summary', HTMLParagraphElement),
   detections: byId('detections', HTMLUListElement),
+  batch: byId('batch', HTMLDivElement),
+  batchSummary: byId('batch-summary', HTMLParagraphElement),
+  batchList: byId('batch-list', HTMLOListElement),
   timings: byId('timings', HTMLParagraphElement),
 };
 

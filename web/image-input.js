@@ -1,16 +1,18 @@
 // @ts-check
-// The ways a user hands the page an image: the file chooser (click, Enter or Space on the drop
-// zone), the camera button, drag and drop, and paste. All end in one callback with a File.
+// The ways a user hands the page images: the file chooser (click, Enter or Space on the drop
+// zone; several files may be chosen), the camera button, drag and drop, and paste. All end in one
+// callback with the chosen files, in their order.
 
 import { el } from './dom.js';
 
 /**
- * @param {(file: File) => void} onFile called once per chosen image
+ * @param {(files: File[]) => void} onFiles called once per choice, with one file or several
  */
-export function listenForImages(onFile) {
-  /** @param {File | null | undefined} file */
-  const choose = (file) => {
-    if (file) onFile(file);
+export function listenForImages(onFiles) {
+  /** @param {ArrayLike<File> | null | undefined} files */
+  const choose = (files) => {
+    const list = Array.from(files ?? []);
+    if (list.length > 0) onFiles(list);
   };
 
   // The inputs are visually hidden (the drop zone is the control); clearing the value lets the
@@ -28,14 +30,14 @@ export function listenForImages(onFile) {
     }
   });
   el.file.addEventListener('change', () => {
-    choose(el.file.files?.[0]);
+    choose(el.file.files);
   });
   el.cameraButton.addEventListener('click', () => {
     el.camera.value = '';
     el.camera.click();
   });
   el.camera.addEventListener('change', () => {
-    choose(el.camera.files?.[0]);
+    choose(el.camera.files);
   });
 
   // dragenter/dragleave also fire for the drop zone's children: count them so the highlight does
@@ -58,7 +60,7 @@ export function listenForImages(onFile) {
     e.preventDefault();
     dragDepth = 0;
     el.dropzone.classList.remove('is-dragover');
-    choose(e.dataTransfer?.files[0]);
+    choose(e.dataTransfer?.files);
   });
   // A file dropped next to the drop zone must not make the browser navigate away from the page;
   // it is taken as if dropped on the zone. A drop on the zone itself bubbles here with its default
@@ -69,21 +71,23 @@ export function listenForImages(onFile) {
   window.addEventListener('drop', (e) => {
     if (e.defaultPrevented) return;
     e.preventDefault();
-    choose(e.dataTransfer?.files[0]);
+    choose(e.dataTransfer?.files);
   });
 
   document.addEventListener('paste', (e) => {
     const data = e.clipboardData;
     if (!data) return;
     // Copied files arrive in `files`; a copied image (e.g. "Copy image" in a browser) only as an item.
-    let file = data.files[0] ?? null;
-    for (let i = 0; i < data.items.length && !file; i++) {
-      const item = data.items[i];
-      if (item?.kind === 'file') file = item.getAsFile();
+    const files = Array.from(data.files);
+    if (files.length === 0) {
+      for (const item of Array.from(data.items)) {
+        const file = item.kind === 'file' ? item.getAsFile() : null;
+        if (file) files.push(file);
+      }
     }
-    if (file) {
+    if (files.length > 0) {
       e.preventDefault();
-      choose(file);
+      choose(files);
     }
   });
 }

@@ -3,13 +3,15 @@
 // the API takes (4.5 MB) and far more than the models look at, so they are downscaled here, in the
 // browser, before anything leaves the device.
 
+import { MAX_BODY_BYTES } from './limits.js';
+
 /** Longest side, in pixels, of the image the page uploads. */
 const MAX_SIDE = 1600;
 const JPEG_QUALITY = 0.9;
 /** Re-encode with lower quality while the JPEG is larger than this (the server takes 4.5 MB). */
 const SOFT_MAX_BYTES = 1400 * 1000;
 const FALLBACK_QUALITIES = [0.8, 0.7, 0.6];
-/** Types the server accepts and the page may send unchanged when they are small enough. */
+/** Types the server accepts and the page may send unchanged when they are small enough (pixels and bytes). */
 const PASS_THROUGH_TYPES = ['image/jpeg', 'image/png', 'image/webp'];
 
 /**
@@ -115,9 +117,10 @@ async function toJpeg(image, width, height) {
 }
 
 /**
- * Decides what to upload: small JPEG/PNG/WebP files unchanged, everything else the browser can
- * decode as an EXIF-oriented JPEG whose longest side is at most MAX_SIDE, and files the browser
- * cannot decode unchanged (the server then says what is wrong with them).
+ * Decides what to upload: small JPEG/PNG/WebP files unchanged (longest side at most MAX_SIDE and
+ * within one request's bytes), everything else the browser can decode as an EXIF-oriented JPEG
+ * whose longest side is at most MAX_SIDE, and files the browser cannot decode unchanged (the server
+ * then says what is wrong with them; one over MAX_BODY_BYTES goes through the upload storage).
  *
  * @param {File} file
  * @returns {Promise<PreparedImage>}
@@ -146,7 +149,7 @@ export async function prepare(file) {
   original.width = image.width;
   original.height = image.height;
   const longest = Math.max(image.width, image.height);
-  if (longest <= MAX_SIDE && PASS_THROUGH_TYPES.includes(file.type)) {
+  if (longest <= MAX_SIDE && PASS_THROUGH_TYPES.includes(file.type) && file.size <= MAX_BODY_BYTES) {
     image.close();
     return asIs(true);
   }

@@ -1,6 +1,7 @@
 // @ts-check
 // The results panel: classification (labels with probability bars), detection (boxes over the
 // preview and a list, filtered by the score slider in the browser), the timings line, and the alert.
+// The results of several images at once are batch-view.js's; clearResults clears them too.
 
 import { clear, el, make } from './dom.js';
 import { formatMs, formatPercent, nbsp } from './format.js';
@@ -25,11 +26,13 @@ let colours = /** @type {Map<string, string>} */ (new Map());
 export function clearResults() {
   el.classification.hidden = true;
   el.detection.hidden = true;
+  el.batch.hidden = true;
   el.timings.hidden = true;
   el.resultsEmpty.hidden = false;
   clear(el.predictions);
   clear(el.detections);
   clear(el.overlay);
+  clear(el.batchList);
   detections = [];
 }
 
