@@ -2,11 +2,9 @@
  * The API contract over real HTTP (local server) and through the Lambda handler with real API
  * Gateway event shapes, on the real small models. Responses are checked against openapi.json.
  */
-import Ajv2020 from 'ajv/dist/2020';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import sharp from 'sharp';
 import { loadConfig } from '../../lambda/src/adapters/config';
-import openapi from '../../lambda/src/transports/http/openapi.json';
 import { createLambdaHandler, type LambdaHandler } from '../../lambda/src/transports/lambda-handler';
 import { startLocalServer, type LocalServer } from '../../local/server';
 import { createService } from '../../lambda/src/service/create-service';
@@ -19,14 +17,7 @@ import {
   smallModelEnv,
   svgImage,
 } from '../support/fixtures';
-
-const ajv = new Ajv2020({ strict: false, allErrors: true });
-ajv.addSchema(openapi, 'openapi');
-function conforms(schema: string, body: unknown): string[] {
-  const validate = ajv.getSchema(`openapi#/components/schemas/${schema}`);
-  if (!validate) throw new Error(`no schema ${schema}`);
-  return validate(body) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath} ${e.message ?? ''}`);
-}
+import { conforms } from '../support/openapi';
 
 const dog = photo('dog.jpg');
 let server: LocalServer;

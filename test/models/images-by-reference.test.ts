@@ -5,28 +5,19 @@
  * uploads and URLs, each image answered or refused on its own; and the answers checked against
  * openapi.json.
  */
-import Ajv2020 from 'ajv/dist/2020';
 import { mkdtempSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import openapi from '../../lambda/src/transports/http/openapi.json';
 import { startLocalServer, type LocalServer } from '../../local/server';
 import { MALAMUTE_FAMILY, photo, smallModelEnv } from '../support/fixtures';
 import { startLocalS3, useS3rverEnv, type LocalS3 } from '../support/s3-local';
+import { conforms } from '../support/openapi';
 
 jest.setTimeout(120_000);
 useS3rverEnv();
-
-const ajv = new Ajv2020({ strict: false, allErrors: true });
-ajv.addSchema(openapi, 'openapi');
-function conforms(schema: string, body: unknown): string[] {
-  const validate = ajv.getSchema(`openapi#/components/schemas/${schema}`);
-  if (!validate) throw new Error(`no schema ${schema}`);
-  return validate(body) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath} ${e.message ?? ''}`);
-}
 
 const BUCKET = 'photo-uploads';
 const dog = photo('dog.jpg');
