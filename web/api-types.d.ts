@@ -72,8 +72,8 @@ export interface components {
       requestId: string;
       /** @constant */
       task: 'classification';
-      /** @description Top-1 label (short name). */
-      label: string;
+      /** @description Top-1 label (short name); null when no prediction reaches minConfidence. */
+      label: string | null;
       predictions: {
         label: string;
         synset: string | null;
@@ -185,8 +185,8 @@ export interface components {
       timings: components['schemas']['Timings'];
       /** @constant */
       task: 'classification';
-      /** @description Top-1 label (short name). */
-      label: string;
+      /** @description Top-1 label (short name); null when no prediction reaches minConfidence. */
+      label: string | null;
       predictions: {
         label: string;
         synset: string | null;
@@ -332,6 +332,8 @@ export interface operations {
         /** @description Model id from GET /models; default: the task's default model. */
         model?: string;
         topK?: number;
+        /** @description Drop predictions whose probability is below this; when none is left, label is null and predictions is empty (still 200). */
+        minConfidence?: number;
       };
     };
     requestBody: {
@@ -390,6 +392,11 @@ export interface operations {
         /** @description NMS IoU threshold (default: the model's). */
         iou?: number;
         maxDetections?: number;
+        /**
+         * @description Only these classes: COCO names or class ids, comma-separated, case-insensitive (e.g. person,dog or 0,16). Applied before NMS and maxDetections. An unknown name is 400 INVALID_PARAMETER naming close matches.
+         * @example person,dog
+         */
+        classes?: string;
         /** @description image: answer with the photo as JPEG with boxes drawn. */
         format?: 'json' | 'image';
       };
@@ -413,6 +420,8 @@ export interface operations {
               minConfidence?: number;
               iou?: number;
               maxDetections?: number;
+              /** @description Class names or ids: comma-separated, or an array. */
+              classes?: string | (string | number)[];
             },
           ]
         >;

@@ -42,7 +42,11 @@ function row(image, outcome) {
     body.appendChild(make('span', 'batch-answer', describeObjects(outcome.result)));
   } else {
     const top = outcome.result.predictions[0];
-    const answer = make('span', 'batch-answer', top ? top.label : outcome.result.label || 'No label');
+    const answer = make(
+      'span',
+      'batch-answer',
+      top ? top.label : (outcome.result.label ?? 'Nothing above the threshold'),
+    );
     if (top) {
       answer.appendChild(document.createTextNode(' '));
       answer.appendChild(make('span', 'batch-score', formatPercent(top.probability)));

@@ -44,7 +44,7 @@ export function showClassification(json, topK) {
   clearResults();
   const predictions = json.predictions.slice(0, topK);
   const top = predictions[0];
-  el.topLabel.textContent = top ? top.label : json.label || 'No label';
+  el.topLabel.textContent = top ? top.label : (json.label ?? 'Nothing above the threshold');
   el.topProbability.textContent = top ? formatPercent(top.probability) : '';
   predictions.forEach((p, i) => {
     const item = make('li', `prediction${i === 0 ? ' is-top' : ''}`);

@@ -182,6 +182,29 @@ test('classifies dog.jpg and shows the top-5 labels with probability bars', asyn
   await shot(page, '1-classified');
 });
 
+test('a classification with nothing above minConfidence (label null) shows "Nothing above the threshold"', async () => {
+  const page = await openPage();
+  // The page sends no minConfidence; add one on the way so the real server answers label null.
+  let answered: { label?: unknown; predictions?: unknown } = {};
+  await page.route(
+    (url) => url.pathname === '/classifier',
+    async (r) => {
+      const url = new URL(r.request().url());
+      url.searchParams.set('minConfidence', '0.99');
+      const res = await r.fetch({ url: url.toString() });
+      answered = (await res.json()) as typeof answered;
+      await r.fulfill({ response: res });
+    },
+  );
+  await chooseFile(page, DOG);
+  await page.click('#send');
+  await page.locator('#classification').waitFor();
+  expect(answered.label).toBeNull();
+  expect(answered.predictions).toEqual([]);
+  expect(await page.textContent('#top-label')).toBe('Nothing above the threshold');
+  expect(await page.locator('.prediction-label').count()).toBe(0);
+});
+
 test('detects dog and bicycle on dog.jpg; the score slider filters boxes without a new request', async () => {
   const page = await openPage();
   const detectorPosts: Request[] = [];

@@ -101,4 +101,43 @@ describe('parseOptions', () => {
     expect(rejection({ format: 'image' }, 'format', 'classification')).toContain('/detector');
     expect(parseOptions({ format: 'json' }, 'classification').format).toBe('json');
   });
+
+  describe('classes', () => {
+    it('splits a comma-separated string, trims, lower-cases, drops empty entries and duplicates', () => {
+      expect(parseOptions({ classes: ' Person, dog,,DOG ' }, 'detection').classes).toEqual(['person', 'dog']);
+      expect(parseOptions({ classes: '0,16' }, 'detection').classes).toEqual(['0', '16']);
+    });
+
+    it('takes a JSON array of names and ids, and a single id as a number', () => {
+      expect(parseOptions({ classes: ['person', 16, 'car,bus'] }, 'detection').classes).toEqual([
+        'person',
+        '16',
+        'car',
+        'bus',
+      ]);
+      expect(parseOptions({ classes: 16 }, 'detection').classes).toEqual(['16']);
+    });
+
+    it('is absent when empty, as the other options are', () => {
+      expect(parseOptions({ classes: '' }, 'detection').classes).toBeUndefined();
+    });
+
+    it('rejects lists with nothing in them, other types, too many or too long entries', () => {
+      expect(rejection({ classes: ' , ' }, 'classes')).toContain("'person,dog'");
+      rejection({ classes: [] }, 'classes');
+      rejection({ classes: { a: 1 } }, 'classes');
+      rejection({ classes: [-1] }, 'classes');
+      rejection({ classes: [1.5] }, 'classes');
+      rejection({ classes: Array.from({ length: 101 }, (_, i) => String(i)).join(',') }, 'classes');
+      rejection({ classes: 'x'.repeat(51) }, 'classes');
+    });
+
+    it('is only available on /detector', () => {
+      expect(rejection({ classes: 'dog' }, 'classes', 'classification')).toContain('/detector');
+    });
+  });
+
+  it('takes minConfidence on /classifier too', () => {
+    expect(parseOptions({ minConfidence: '0.5' }, 'classification').minConfidence).toBe(0.5);
+  });
 });

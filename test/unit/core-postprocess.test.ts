@@ -1,6 +1,6 @@
 import { planResize } from '../../lambda/src/core/geometry';
 import type { YoloHeadsPostprocess } from '../../lambda/src/core/manifest';
-import { detectOutput } from '../../lambda/src/core/postprocess';
+import { classifyOutput, detectOutput } from '../../lambda/src/core/postprocess';
 
 // One stride-32 head on a 64×64 input: G = 2, one anchor, two classes → [1,2,2,1,7].
 const post: YoloHeadsPostprocess = {
@@ -110,5 +110,66 @@ describe('detectOutput', () => {
       detectOutput(head(cells), post, input, plan, original, labels, { ...opts, scoreThreshold: 0.5 }),
     ).toHaveLength(1);
     expect(detectOutput(head(cells), post, input, plan, original, labels, opts)).toHaveLength(2);
+  });
+
+  it('filters classes before NMS: an unwanted class never suppresses a wanted one (class-agnostic NMS)', () => {
+    const original = { width: 64, height: 64 };
+    const plan = planResize(original, { mode: 'stretch' }, input);
+    const cells = [
+      // cat 0.81: (0,8)–(32,24)
+      { gy: 0, gx: 0, v: [0, 0, 0, 0, 0.9, 0.9, 0] },
+      // dog 0.63: (0,8)–(32,56); IoU with the cat 1/3 > 0.3, so the cat suppresses it across classes
+      { gy: 1, gx: 0, v: [0, -30, 0, Math.log(3), 0.7, 0, 0.9] },
+    ];
+    const agnostic = { ...post, classAgnosticNms: true };
+    const o = { ...opts, iouThreshold: 0.3 };
+    expect(detectOutput(head(cells), agnostic, input, plan, original, labels, o).map((d) => d.label)).toEqual(
+      ['cat'],
+    );
+    const dogs = detectOutput(head(cells), agnostic, input, plan, original, labels, {
+      ...o,
+      classes: new Set([1]),
+    });
+    expect(dogs.map((d) => [d.label, d.score])).toEqual([['dog', 0.63]]);
+  });
+
+  it('filters classes before maxDetections: better boxes of other classes never crowd out a wanted one', () => {
+    const original = { width: 64, height: 64 };
+    const plan = planResize(original, { mode: 'stretch' }, input);
+    const cells = [
+      { gy: 0, gx: 0, v: [0, 0, 0, 0, 0.9, 0.9, 0] }, // cat 0.81
+      { gy: 0, gx: 1, v: [0, 0, 0, 0, 0.9, 0.8, 0] }, // cat 0.72, no overlap with the first
+      { gy: 1, gx: 1, v: [0, 0, 0, 0, 0.8, 0, 0.5] }, // dog 0.4
+    ];
+    const o = { ...opts, maxDetections: 1 };
+    expect(detectOutput(head(cells), post, input, plan, original, labels, o).map((d) => d.label)).toEqual([
+      'cat',
+    ]);
+    const out = detectOutput(head(cells), post, input, plan, original, labels, {
+      ...o,
+      classes: new Set([1]),
+    });
+    expect(out.map((d) => [d.label, d.score])).toEqual([['dog', 0.4]]);
+    expect(
+      detectOutput(head(cells), post, input, plan, original, labels, { ...opts, classes: new Set([0]) }).map(
+        (d) => d.label,
+      ),
+    ).toEqual(['cat', 'cat']);
+  });
+});
+
+describe('classifyOutput minConfidence', () => {
+  const cls = { family: 'classification' as const, outputIsProbability: true, topK: 3 };
+  const output = { data: new Float32Array([0.1, 0.6, 0.3]), dims: [1, 3] };
+  const names = { names: ['a', 'b', 'c'], synsets: null };
+
+  it('drops predictions below the threshold after top-k, keeping the order', () => {
+    expect(classifyOutput(output, cls, names, 3).map((p) => p.label)).toEqual(['b', 'c', 'a']);
+    expect(classifyOutput(output, cls, names, 3, 0.3).map((p) => p.label)).toEqual(['b', 'c']);
+    expect(classifyOutput(output, cls, names, 1, 0.3).map((p) => p.label)).toEqual(['b']);
+  });
+
+  it('answers no prediction when none reaches it', () => {
+    expect(classifyOutput(output, cls, names, 3, 0.99)).toEqual([]);
   });
 });

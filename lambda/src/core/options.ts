@@ -8,6 +8,11 @@ export interface RecognitionOptions {
   minConfidence?: number;
   iou?: number;
   maxDetections?: number;
+  /**
+   * Detection only: the classes to keep, as given (trimmed, lower-case): ids ('16') or names
+   * ('dog'). Checked against the model's labels once the model is known (core/class-filter.ts).
+   */
+  classes?: string[];
   /** `image`: detection answers with the annotated JPEG instead of JSON. */
   format: 'json' | 'image';
 }
@@ -17,6 +22,8 @@ export const OPTION_LIMITS = {
   minConfidence: { min: 0, max: 1 },
   iou: { min: 0, max: 1 },
   maxDetections: { min: 1, max: 1000 },
+  /** At most this many entries in `classes`, each at most `maxLength` characters. */
+  classes: { maxItems: 100, maxLength: 50 },
 } as const;
 
 /** A short, safe echo of a client value: never the whole of a huge or deeply nested one. */
@@ -42,6 +49,38 @@ function toNumber(name: string, raw: unknown, min: number, max: number, integer:
     );
   }
   return n;
+}
+
+/**
+ * `classes`: a comma-separated string (query string, form field), or a JSON array of names and
+ * ids; empty entries are skipped ('person,,dog'), but at least one must remain.
+ */
+function toClassList(raw: unknown): string[] {
+  const { maxItems, maxLength } = OPTION_LIMITS.classes;
+  const usage = `'classes' must be class names or ids, comma-separated (e.g. 'person,dog' or '0,16')`;
+  const parts = Array.isArray(raw) ? raw : [raw];
+  const tokens: string[] = [];
+  for (const part of parts) {
+    if (typeof part === 'number' && Number.isInteger(part) && part >= 0) tokens.push(String(part));
+    else if (typeof part === 'string') tokens.push(...part.split(','));
+    else throw new InvalidParameterError('classes', `${usage}; got ${describeValue(raw)}.`);
+  }
+  const list = tokens.map((t) => t.trim().toLowerCase()).filter((t) => t !== '');
+  if (list.length === 0) throw new InvalidParameterError('classes', `${usage}; got ${describeValue(raw)}.`);
+  if (list.length > maxItems) {
+    throw new InvalidParameterError(
+      'classes',
+      `'classes' lists at most ${maxItems} classes; got ${list.length}.`,
+    );
+  }
+  const long = list.find((t) => t.length > maxLength);
+  if (long !== undefined) {
+    throw new InvalidParameterError(
+      'classes',
+      `'classes' entries are at most ${maxLength} characters; got ${describeValue(long)}.`,
+    );
+  }
+  return [...new Set(list)];
 }
 
 const present = (v: unknown) => v !== undefined && v !== null && v !== '';
@@ -71,6 +110,12 @@ export function parseOptions(raw: Readonly<Record<string, unknown>>, task: Task)
       L.maxDetections.max,
       true,
     );
+  }
+  if (present(raw.classes)) {
+    if (task !== 'detection') {
+      throw new InvalidParameterError('classes', `'classes' is only available on /detector.`);
+    }
+    opts.classes = toClassList(raw.classes);
   }
   if (present(raw.format)) {
     if (raw.format !== 'json' && raw.format !== 'image') {

@@ -14,20 +14,28 @@ export function classifyOutput(
   post: ClassificationPostprocess,
   labels: Labels,
   k: number,
+  minConfidence = 0,
 ): Prediction[] {
   const probabilities = post.outputIsProbability ? output.data : softmax(output.data);
-  return topK(probabilities, k).map(({ index, score }) => ({
-    label: labels.names[index] ?? `class ${index}`,
-    synset: labels.synsets?.[index] ?? null,
-    classId: index,
-    probability: round(score, 6),
-  }));
+  return (
+    topK(probabilities, k)
+      .map(({ index, score }) => ({
+        label: labels.names[index] ?? `class ${index}`,
+        synset: labels.synsets?.[index] ?? null,
+        classId: index,
+        probability: round(score, 6),
+      }))
+      // On the rounded value, so every probability answered is at least the threshold.
+      .filter((p) => p.probability >= minConfidence)
+  );
 }
 
 export interface DetectOptions {
   scoreThreshold: number;
   iouThreshold: number;
   maxDetections: number;
+  /** Only these class ids; applied before NMS and maxDetections, so other classes neither suppress nor crowd out these. */
+  classes?: ReadonlySet<number>;
 }
 
 export function detectOutput(
@@ -43,7 +51,9 @@ export function detectOutput(
     post.family === 'yolox'
       ? decodeYolox(outputs, post, input, opts.scoreThreshold)
       : decodeYoloHeads(outputs, post, opts.scoreThreshold);
-  const mapped = candidates
+  const { classes } = opts;
+  const wanted = classes ? candidates.filter((c) => classes.has(c.classId)) : candidates;
+  const mapped = wanted
     .map((c) => ({ ...c, box: toOriginalBox(c.box, plan, original) }))
     // Boxes that collapse to under half a pixel once clipped carry no information.
     .filter((c) => c.box.x2 - c.box.x1 >= 0.5 && c.box.y2 - c.box.y1 >= 0.5);

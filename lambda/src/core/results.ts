@@ -41,7 +41,8 @@ interface ResultBase {
 
 export interface ClassificationResult extends ResultBase {
   task: 'classification';
-  label: string;
+  /** Top-1 label; null when no prediction reaches `minConfidence`. */
+  label: string | null;
   predictions: Prediction[];
 }
 

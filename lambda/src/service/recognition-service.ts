@@ -19,6 +19,7 @@ import type {
 import { SerialQueue } from '../core/serial-queue';
 import { unlessAborted } from '../core/abortable';
 import { boundedMap, splitBatch } from '../core/batch';
+import { resolveClasses } from '../core/class-filter';
 import { requireSupportedImage } from '../core/image-format';
 import { batchInput, modelInput } from '../core/tensor';
 import type { OutputMap } from '../core/tensor-types';
@@ -58,6 +59,9 @@ type Decoded =
   | { ok: false; index: number; error: RecognitionError };
 
 type DecodedImage = Extract<Decoded, { ok: true }>;
+
+/** A detection's `classes` option as class ids of the resolved model (undefined: every class). */
+type ClassIds = ReadonlySet<number> | undefined;
 
 export interface ServiceDeps {
   manifest: Manifest;
@@ -310,6 +314,15 @@ export class RecognitionService {
       );
     }
     const spec = this.resolveModel(task, opts.model);
+    // An unknown class rejects the whole request; labels that cannot be read are each image's error,
+    // as a model that cannot be loaded is.
+    let classIds: ClassIds | { error: unknown };
+    try {
+      classIds = await this.classIds(spec, opts);
+    } catch (e) {
+      if (e instanceof InvalidParameterError) throw e;
+      classIds = { error: e };
+    }
     const items: BatchItem[] = new Array<BatchItem>(images.length);
     const decodes = boundedMap(
       images,
@@ -329,11 +342,11 @@ export class RecognitionService {
       }
       chunk.push(decoded);
       if (chunk.length === size) {
-        await this.runChunk(spec, chunk, opts, items, start, signal);
+        await this.runChunk(spec, chunk, opts, classIds, items, start, signal);
         chunk = [];
       }
     }
-    if (chunk.length > 0) await this.runChunk(spec, chunk, opts, items, start, signal);
+    if (chunk.length > 0) await this.runChunk(spec, chunk, opts, classIds, items, start, signal);
     return items;
   }
 
@@ -364,6 +377,7 @@ export class RecognitionService {
     spec: ModelSpec,
     chunk: readonly DecodedImage[],
     opts: RecognitionOptions,
+    classIds: ClassIds | { error: unknown },
     items: BatchItem[],
     start: number,
     signal: AbortSignal | undefined,
@@ -373,6 +387,10 @@ export class RecognitionService {
       if (signal?.aborted) throw signal.reason;
       for (const d of chunk) items[d.index] = { ok: false, error: itemError(e) };
     };
+    if (classIds !== undefined && 'error' in classIds) {
+      failAll(classIds.error);
+      return;
+    }
     let ready: Ready;
     let input: { data: Float32Array; dims: number[] };
     const packStart = this.now();
@@ -417,7 +435,7 @@ export class RecognitionService {
         const answer =
           spec.task === 'classification'
             ? this.classification(spec, outputs, ready.labels, image, opts)
-            : this.detection(spec, outputs, ready.labels, d.prepared, image, opts);
+            : this.detection(spec, outputs, ready.labels, d.prepared, image, opts, classIds);
         const timings = this.timings(
           { start, decodeMs: d.decodeMs, preprocessMs: packMs / n, inferenceMs: runMs / n },
           this.now() - t,
@@ -431,7 +449,7 @@ export class RecognitionService {
 
   async classify(
     bytes: Uint8Array,
-    opts: Pick<RecognitionOptions, 'model' | 'topK'>,
+    opts: Pick<RecognitionOptions, 'model' | 'topK' | 'minConfidence'>,
     signal?: AbortSignal,
   ): Promise<ClassificationResult> {
     const spec = this.resolveModel('classification', opts.model);
@@ -444,13 +462,15 @@ export class RecognitionService {
 
   async detect(
     bytes: Uint8Array,
-    opts: Pick<RecognitionOptions, 'model' | 'minConfidence' | 'iou' | 'maxDetections'>,
+    opts: Pick<RecognitionOptions, 'model' | 'minConfidence' | 'iou' | 'maxDetections' | 'classes'>,
     signal?: AbortSignal,
   ): Promise<DetectionResult> {
     const spec = this.resolveModel('detection', opts.model);
+    // Before the image is decoded or the model run: an unknown class costs no inference.
+    const classIds = await unlessAborted(this.classIds(spec, opts), signal);
     const r = await this.infer(spec, bytes, signal);
     const t = this.now();
-    const answer = this.detection(spec, r.outputs, r.labels, r, r.image, opts);
+    const answer = this.detection(spec, r.outputs, r.labels, r, r.image, opts, classIds);
     const postprocessMs = this.now() - t;
     return { ...answer, timings: this.timings(r, postprocessMs) };
   }
@@ -461,16 +481,16 @@ export class RecognitionService {
     outputs: OutputMap,
     labels: Labels,
     image: ImageInfo,
-    opts: Pick<RecognitionOptions, 'topK'>,
+    opts: Pick<RecognitionOptions, 'topK' | 'minConfidence'>,
   ): Omit<ClassificationResult, 'timings'> {
     if (spec.postprocess.family !== 'classification') throw new Error('unreachable: validated manifest');
     const output = outputs[spec.outputs[0]?.name ?? ''];
     if (!output) throw new Error(`model '${spec.id}' returned no '${spec.outputs[0]?.name}'`);
-    const predictions = classifyOutput(output, spec.postprocess, labels, opts.topK);
+    const predictions = classifyOutput(output, spec.postprocess, labels, opts.topK, opts.minConfidence);
     return {
       task: 'classification',
       model: spec.id,
-      label: predictions[0]?.label ?? '',
+      label: predictions[0]?.label ?? null,
       predictions,
       image,
     };
@@ -484,6 +504,7 @@ export class RecognitionService {
     prepared: Pick<PreparedImage, 'plan' | 'original'>,
     image: ImageInfo,
     opts: Pick<RecognitionOptions, 'minConfidence' | 'iou' | 'maxDetections'>,
+    classIds: ClassIds,
   ): Omit<DetectionResult, 'timings'> {
     if (spec.postprocess.family === 'classification') throw new Error('unreachable: validated manifest');
     const post = spec.postprocess;
@@ -491,6 +512,7 @@ export class RecognitionService {
       scoreThreshold: opts.minConfidence ?? post.scoreThreshold,
       iouThreshold: opts.iou ?? post.iouThreshold,
       maxDetections: opts.maxDetections ?? post.maxDetections,
+      classes: classIds,
     });
     return {
       task: 'detection',
@@ -499,6 +521,20 @@ export class RecognitionService {
       detections,
       image,
     };
+  }
+
+  /**
+   * The class ids `opts.classes` selects among the model's labels (read from its label file, so
+   * before the model is loaded or run); INVALID_PARAMETER 'classes' for an unknown one.
+   */
+  private async classIds(spec: ModelSpec, opts: Pick<RecognitionOptions, 'classes'>): Promise<ClassIds> {
+    if (opts.classes === undefined) return undefined;
+    if (spec.task !== 'detection') {
+      throw new InvalidParameterError('classes', `'classes' is only available on /detector.`);
+    }
+    const loaded = this.slots.get(spec.id);
+    const labels = loaded?.loaded ? (await loaded.ready).labels : await this.deps.files.labels(spec);
+    return resolveClasses(opts.classes, labels.names);
   }
 
   /** Detection drawn on the photo (format=image). */
