@@ -152,7 +152,8 @@ export class InferenceApi extends Construct {
       allowTestInvoke: false,
     });
     for (const route of ROUTES) {
-      this.api.root.addResource(route.path.slice(1)).addMethod(route.method, integration, {
+      // resourceForPath builds nested resources (/health/ready under /health) and reuses existing ones.
+      this.api.root.resourceForPath(route.path).addMethod(route.method, integration, {
         apiKeyRequired: !route.public,
       });
     }

@@ -25,7 +25,25 @@ export interface paths {
     get: operations['listModels'];
   };
   '/health': {
+    /**
+     * Readiness (alias of /health/ready)
+     * @description The same answer as GET /health/ready.
+     */
     get: operations['health'];
+  };
+  '/health/live': {
+    /**
+     * Liveness: the process answers
+     * @description 200 as long as the process answers, also while the models load.
+     */
+    get: operations['healthLive'];
+  };
+  '/health/ready': {
+    /**
+     * Readiness: the default models are loaded and warmed up
+     * @description 200 when every default model that is preloaded (PRELOAD_MODELS; the defaults unless set) is loaded and has run its warm-up inference, and no default failed to load; with nothing preloaded, when each default model is installed (it loads on the first request). Otherwise 503 MODEL_UNAVAILABLE naming the model and why, with Retry-After. Never waits for the loads.
+     */
+    get: operations['healthReady'];
   };
   '/openapi.json': {
     get: operations['openapi'];
@@ -305,6 +323,11 @@ export interface components {
       maxBytes: number;
       requestId: string;
     };
+    Live: {
+      /** @constant */
+      status: 'live';
+      requestId: string;
+    };
   };
   responses: {
     /** @description Error with a stable code */
@@ -459,14 +482,48 @@ export interface operations {
       };
     };
   };
+  /**
+   * Readiness (alias of /health/ready)
+   * @description The same answer as GET /health/ready.
+   */
   health: {
     responses: {
-      /** @description Liveness */
+      /** @description Ready: the default models are loaded and warmed */
       200: {
         content: {
           'application/json': components['schemas']['Health'];
         };
       };
+      503: components['responses']['Error'];
+    };
+  };
+  /**
+   * Liveness: the process answers
+   * @description 200 as long as the process answers, also while the models load.
+   */
+  healthLive: {
+    responses: {
+      /** @description Alive */
+      200: {
+        content: {
+          'application/json': components['schemas']['Live'];
+        };
+      };
+    };
+  };
+  /**
+   * Readiness: the default models are loaded and warmed up
+   * @description 200 when every default model that is preloaded (PRELOAD_MODELS; the defaults unless set) is loaded and has run its warm-up inference, and no default failed to load; with nothing preloaded, when each default model is installed (it loads on the first request). Otherwise 503 MODEL_UNAVAILABLE naming the model and why, with Retry-After. Never waits for the loads.
+   */
+  healthReady: {
+    responses: {
+      /** @description Ready: the default models are loaded and warmed */
+      200: {
+        content: {
+          'application/json': components['schemas']['Health'];
+        };
+      };
+      503: components['responses']['Error'];
     };
   };
   openapi: {

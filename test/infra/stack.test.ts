@@ -1,5 +1,5 @@
 import { App, Validations } from 'aws-cdk-lib';
-import { Match } from 'aws-cdk-lib/assertions';
+import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { existsSync, readFileSync } from 'node:fs';
@@ -23,6 +23,19 @@ jest.setTimeout(300_000);
 // Managed CloudFront policy ids (AWS documentation, "Use managed cache policies").
 const CACHING_DISABLED = '4135ea2d-6df8-44a3-9df3-4b5a84be39ad';
 const API_PATHS = ROUTES.map((r) => r.path);
+
+/** Each API Gateway resource's full path without the leading slash (health/ready), by logical id. */
+function resourcePaths(template: Template): Map<string, string> {
+  const parts = new Map(resourcesOf(template, 'AWS::ApiGateway::Resource'));
+  const full = (id: string): string => {
+    const p = parts.get(id);
+    if (!p) return '';
+    const parent = (p.ParentId as { Ref?: string } | undefined)?.Ref;
+    const above = parent ? full(parent) : '';
+    return above ? `${above}/${p.PathPart as string}` : (p.PathPart as string);
+  };
+  return new Map([...parts.keys()].map((id) => [id, full(id)]));
+}
 
 let base: Synthesized;
 let full: Synthesized;
@@ -218,10 +231,8 @@ describe('REST API', () => {
     expect(api.BinaryMediaTypes).not.toContain('application/json');
   });
 
-  test('routes every route of lambda/routes.json (POST /classifier, POST /detector, GET /models, GET /health, GET /openapi.json) to the live alias', () => {
-    const resources = new Map(
-      resourcesOf(base.template, 'AWS::ApiGateway::Resource').map(([id, p]) => [id, p.PathPart as string]),
-    );
+  test('routes every route of lambda/routes.json (POST /classifier, POST /detector, GET /models, GET /health, GET /health/live, GET /health/ready, GET /openapi.json) to the live alias', () => {
+    const resources = resourcePaths(base.template);
     const routes = resourcesOf(base.template, 'AWS::ApiGateway::Method')
       .map(([, p]) => {
         const ref = (p.ResourceId as { Ref: string }).Ref;
@@ -333,21 +344,25 @@ describe('REST API', () => {
     ['default', () => base],
     ['apiKey=true', () => full],
   ])(
-    'the usage plan key is required on every route but /health and /openapi.json, so the execute-api URL alone answers 403 (%s)',
+    'the usage plan key is required on every route but /health, /health/live, /health/ready and /openapi.json, so the execute-api URL alone answers 403 (%s)',
     (_name, get) => {
       const { template } = get();
       template.resourceCountIs('AWS::ApiGateway::ApiKey', 1);
       template.resourceCountIs('AWS::ApiGateway::UsagePlanKey', 1);
-      const resources = new Map(
-        resourcesOf(template, 'AWS::ApiGateway::Resource').map(([id, p]) => [id, p.PathPart as string]),
-      );
+      const resources = resourcePaths(template);
       const keyRequired = Object.fromEntries(
         resourcesOf(template, 'AWS::ApiGateway::Method')
           .filter(([, p]) => p.HttpMethod !== 'OPTIONS')
           .map(([, p]) => [resources.get((p.ResourceId as { Ref: string }).Ref), p.ApiKeyRequired]),
       );
       expect(keyRequired).toEqual(Object.fromEntries(ROUTES.map((r) => [r.path.slice(1), !r.public])));
-      expect(keyRequired).toMatchObject({ classifier: true, detector: true, health: false });
+      expect(keyRequired).toMatchObject({
+        classifier: true,
+        detector: true,
+        health: false,
+        'health/live': false,
+        'health/ready': false,
+      });
     },
   );
 

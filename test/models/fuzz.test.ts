@@ -594,7 +594,7 @@ describe('methods and paths', () => {
   it('any method on any path → JSON 4xx (or 200 for a valid POST), never 5xx', async () => {
     await fc.assert(
       fc.asyncProperty(method, path, async (m, p) => {
-        const known = ['/', '/models', '/health', '/openapi.json'];
+        const known = ['/', '/models', '/health', '/health/live', '/health/ready', '/openapi.json'];
         let resolved = p;
         try {
           resolved = new URL(p, 'http://localhost').pathname; // dot segments, as the server sees them
@@ -714,7 +714,9 @@ describe('a server in its own process survives the nastiest inputs', () => {
       await httpTransport(c.url, REQUEST_DEADLINE_MS)(input.req()).catch(() => undefined);
       // Give a dying process a moment to go, then ask it something easy.
       await new Promise((r) => setTimeout(r, 300));
-      const health = await fetch(`${c.url}/health`, { signal: AbortSignal.timeout(5000) }).catch(() => null);
+      const health = await fetch(`${c.url}/health/live`, { signal: AbortSignal.timeout(5000) }).catch(
+        () => null,
+      );
       if (!alive(c) || health?.status !== 200) {
         const why =
           c.stderr

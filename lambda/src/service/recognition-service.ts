@@ -92,8 +92,24 @@ interface Slot {
   ready: Promise<Ready>;
   queue: SerialQueue;
   failedAt?: number;
+  /** Why the last load failed (shown by readiness). */
+  failure?: string;
   loaded: boolean;
+  /** The warm-up run has finished: the first real request pays no first-run cost. */
+  warmed: boolean;
+  /** The warm-up run under way (concurrent callers share it). */
+  warming?: Promise<void>;
 }
+
+/** How long a client should wait before asking again while models load or warm up. */
+export const READY_RETRY_AFTER_SECONDS = 5;
+
+/**
+ * GET /health/ready: ready, or the first default model that keeps it from being ready and why.
+ * `retryAfterSeconds` is set while the reason is passing (loading, warming up).
+ */
+export type Readiness =
+  { ready: true } | { ready: false; model: string; reason: string; retryAfterSeconds?: number };
 
 export interface ModelStatus {
   id: string;
@@ -119,6 +135,8 @@ export interface AnnotatedImage {
  */
 export class RecognitionService {
   private readonly slots = new Map<string, Slot>();
+  /** Models asked for by {@link preload}: readiness waits for these to be loaded and warmed. */
+  private readonly preloaded = new Set<string>();
   private readonly now: () => number;
   private readonly defaults: DefaultModels;
   private readonly sources: ImageSources;
@@ -186,6 +204,7 @@ export class RecognitionService {
     }
     const slot: Slot = {
       loaded: false,
+      warmed: false,
       ready: Promise.resolve(undefined as never),
       queue: new SerialQueue(this.deps.maxQueuePerModel, spec.id),
     };
@@ -197,6 +216,8 @@ export class RecognitionService {
       return { model, labels, queue: slot.queue };
     })().catch((e: unknown) => {
       slot.failedAt = this.now();
+      slot.failure =
+        e instanceof ModelUnavailableError ? e.reason : e instanceof Error ? e.message : String(e);
       throw e instanceof RecognitionError ? e : new ModelUnavailableError(spec.id, String(e), { cause: e });
     });
     // A failed preload must not surface as an unhandled rejection; callers see it when they await.
@@ -205,20 +226,105 @@ export class RecognitionService {
     return slot.ready;
   }
 
-  /** Loads models now (Lambda init, server start); reports each outcome instead of throwing. */
+  /**
+   * Loads models now (Lambda init, server start) and warms each up with one run
+   * ({@link warmUp}); reports each outcome instead of throwing. Resolves once every model is
+   * loaded and warmed (or has failed), so a transport's `ready` promise built on it does too.
+   */
   async preload(ids: readonly string[] | 'defaults'): Promise<{ id: string; ok: boolean; error?: string }[]> {
     const list =
       ids === 'defaults' ? [this.defaultModel('classification'), this.defaultModel('detection')] : ids;
+    for (const id of list) this.preloaded.add(id);
     return Promise.all(
       list.map(async (id) => {
         try {
-          await this.acquire(this.spec(id));
+          await this.warmOne(this.spec(id));
           return { id, ok: true };
         } catch (e) {
           return { id, ok: false, error: (e as Error).message };
         }
       }),
     );
+  }
+
+  /**
+   * Loads each model and runs it once, through its queue, on a uniform gray image at the
+   * manifest's input size (packed straight into a tensor: no decoder involved), so the session's
+   * first-run cost (allocations, kernel selection) is paid here rather than by the first request.
+   * A model already warmed is not run again; concurrent callers share one run.
+   */
+  async warmUp(ids: readonly string[]): Promise<{ id: string; ok: boolean; error?: string }[]> {
+    return Promise.all(
+      ids.map(async (id) => {
+        try {
+          await this.warmOne(this.spec(id));
+          return { id, ok: true };
+        } catch (e) {
+          return { id, ok: false, error: (e as Error).message };
+        }
+      }),
+    );
+  }
+
+  private async warmOne(spec: ModelSpec): Promise<void> {
+    const ready = await this.acquire(spec);
+    const slot = this.slots.get(spec.id);
+    if (!slot || slot.warmed) return;
+    slot.warming ??= (async () => {
+      const { width, height } = spec.input;
+      const gray = new Uint8Array(width * height * 3).fill(128);
+      const { data, dims } = modelInput({ rgb: gray, width, height }, spec);
+      await ready.queue.run(() => ready.model.run(data, dims));
+      slot.warmed = true;
+    })().finally(() => {
+      slot.warming = undefined;
+    });
+    try {
+      await slot.warming;
+    } catch (e) {
+      throw e instanceof RecognitionError
+        ? e
+        : new ModelUnavailableError(spec.id, `warm-up run failed: ${String(e)}`, { cause: e });
+    }
+  }
+
+  /**
+   * GET /health/ready. Ready when, for each task, the default model answering it:
+   * - if it was preloaded (PRELOAD_MODELS, 'defaults' unless set): is loaded and warmed;
+   * - otherwise (loaded on demand, e.g. PRELOAD_MODELS=''): its file is installed, or it is loaded;
+   * and its last load did not fail. Never waits: a model still loading is a 503 with Retry-After.
+   */
+  readiness(): Readiness {
+    for (const task of ['classification', 'detection'] as const) {
+      const id = this.defaultModel(task);
+      const spec = this.deps.manifest.models.find((m) => m.id === id);
+      if (!spec) return { ready: false, model: id, reason: 'not in the model manifest' };
+      const slot = this.slots.get(id);
+      if (slot?.failedAt !== undefined) {
+        return { ready: false, model: id, reason: `could not be loaded: ${slot.failure ?? 'unknown error'}` };
+      }
+      if (slot?.loaded !== true && !this.deps.files.isPresent(spec)) {
+        return { ready: false, model: id, reason: 'its model file is not installed' };
+      }
+      if (!this.preloaded.has(id)) continue;
+      if (slot?.loaded !== true) {
+        return {
+          ready: false,
+          model: id,
+          reason: 'still loading',
+          retryAfterSeconds: READY_RETRY_AFTER_SECONDS,
+        };
+      }
+      if (!slot.warmed) {
+        return {
+          ready: false,
+          model: id,
+          reason: 'warming up',
+          retryAfterSeconds: READY_RETRY_AFTER_SECONDS,
+        };
+      }
+    }
+    return { ready: true };
   }
 
   private resolveModel(task: Task, requested: string | undefined): ModelSpec {

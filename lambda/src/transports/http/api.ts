@@ -12,7 +12,11 @@ import {
 import { unlessAborted } from '../../core/abortable';
 import { parseOptions } from '../../core/options';
 import type { DetectionResult, RecognitionResult } from '../../core/results';
-import type { BatchItem, RecognitionService } from '../../service/recognition-service';
+import {
+  READY_RETRY_AFTER_SECONDS,
+  type BatchItem,
+  type RecognitionService,
+} from '../../service/recognition-service';
 import type { ApiRequest, ApiResponse, JsonBody } from './api-types';
 import { STATUS_BY_CODE } from './error-status';
 import openapi from './openapi.json';
@@ -130,6 +134,9 @@ function timeLimit(req: ApiRequest, settings: ApiSettings): { signal: AbortSigna
   };
 }
 
+/** Routes that answer at once, without waiting for the start-up model loads. */
+const HEALTH_ROUTES = new Set(['/health', '/health/live', '/health/ready']);
+
 /** How long a client should wait before retrying while the start-up model loads are under way. */
 const LOADING_RETRY_AFTER_SECONDS = 5;
 
@@ -199,8 +206,10 @@ export async function handleApiRequest(
     return { response, outcome: { route: path, statusCode: response.statusCode, ...outcome } };
   };
   try {
-    // Models load during init; the first requests wait for them instead of loading twice.
-    if (envelope.ready) await waitForStartupLoads(envelope.ready, req.deadlineMs, service);
+    // Models load during init; the first requests wait for them instead of loading twice. The
+    // health routes never wait: while the models load, ready answers 503 at once.
+    if (envelope.ready && !HEALTH_ROUTES.has(path))
+      await waitForStartupLoads(envelope.ready, req.deadlineMs, service);
     if (!route)
       throw new NotFoundError(`No route ${path}. Try POST /classifier, POST /detector or GET /models.`);
     if (req.method === 'OPTIONS') {
@@ -219,7 +228,15 @@ export async function handleApiRequest(
     if (path === '/models') {
       return done(json(200, { models: service.models(), defaults: service.defaultsStatus() }));
     }
-    if (path === '/health') {
+    if (path === '/health/live') return done(json(200, { status: 'live', requestId: req.requestId }));
+    if (path === '/health' || path === '/health/ready') {
+      const readiness = service.readiness();
+      if (!readiness.ready) {
+        const { model, reason, retryAfterSeconds } = readiness;
+        throw new ModelUnavailableError(model, `${reason}; not ready.`, {
+          retryAfterSeconds: retryAfterSeconds ?? READY_RETRY_AFTER_SECONDS,
+        });
+      }
       return done(
         json(200, {
           status: 'ok',
