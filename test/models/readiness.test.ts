@@ -5,6 +5,9 @@
  * preloaded model before `ready` resolves, and the first real request then pays no first-run cost.
  * Runs are counted by a LoadedModel wrapped around the real onnxruntime one (as batch.test.ts does).
  */
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { loadConfig } from '../../lambda/src/adapters/config';
 import { loadManifest } from '../../lambda/src/adapters/manifest-loader';
 import { ModelFileStore } from '../../lambda/src/adapters/model-files';
@@ -48,14 +51,19 @@ function countingRuntime(runs: Run[], gate?: Promise<void>): ModelRuntime {
   };
 }
 
-function service(runtime: ModelRuntime, defaults: { classification: string; detection: string }) {
+function service(
+  runtime: ModelRuntime,
+  defaults: { classification: string; detection: string },
+  extra: { modelPath?: string[]; warmUp?: boolean } = {},
+) {
   return new RecognitionService({
     manifest,
-    files: new ModelFileStore(config.modelPath, config.modelsDir, config.cacheDir),
+    files: new ModelFileStore(extra.modelPath ?? config.modelPath, config.modelsDir, config.cacheDir),
     runtime,
     decoder: new SharpImageDecoder({ maxPixels: config.maxImagePixels }),
     defaults,
     maxQueuePerModel: config.maxQueuePerModel,
+    warmUp: extra.warmUp,
   });
 }
 
@@ -171,6 +179,77 @@ it('a default whose model file is missing: ready 503 naming it and why, live 200
     expect(runs.map((x) => x.model)).toEqual(['yolox-nano']);
   } finally {
     await svc.close();
+  }
+});
+
+it('a warm-up run that fails: ready 503 says so (not "warming up" for ever), live 200', async () => {
+  const real = new OnnxModelRuntime({ intraOpThreads: config.intraOpThreads, allowSpinning: false });
+  const failingFirstRun: ModelRuntime = {
+    async load(spec, file) {
+      const model = await real.load(spec, file);
+      let runs = 0;
+      return {
+        run: (data, dims) =>
+          ++runs === 1 ? Promise.reject(new Error('session run failed')) : model.run(data, dims),
+        dispose: () => model.dispose(),
+      };
+    },
+  };
+  const svc = service(failingFirstRun, SMALL);
+  const ready = svc.preload('defaults');
+  const api = createApiHandler(svc, config, { ready, telemetry: createTelemetry(env) });
+  try {
+    const outcomes = await ready;
+    expect(outcomes.map((o) => o.ok)).toEqual([false, false]);
+    const r = await call(api, 'GET', '/health/ready');
+    expect(r.status).toBe(503);
+    expect(r.json).toMatchObject({ error: 'MODEL_UNAVAILABLE', details: { model: 'mobilenetv2-12-int8' } });
+    expect(r.json.message).toMatch(/warm-up run failed: session run failed/);
+    expect((await call(api, 'GET', '/health/live')).status).toBe(200);
+    // Warming again (a later preload) runs once more and, now that runs succeed, makes it ready.
+    expect((await svc.warmUp(Object.values(SMALL))).every((o) => o.ok)).toBe(true);
+    expect((await call(api, 'GET', '/health/ready')).status).toBe(200);
+  } finally {
+    await svc.close();
+  }
+});
+
+it('WARM_UP=0: ready once the preloaded models are loaded, without a warm-up run', async () => {
+  expect(loadConfig({ ...env, WARM_UP: '0' }).warmUp).toBe(false);
+  expect(config.warmUp).toBe(true);
+  const runs: Run[] = [];
+  const svc = service(countingRuntime(runs), SMALL, { warmUp: false });
+  const api = createApiHandler(svc, config, {
+    ready: svc.preload('defaults'),
+    telemetry: createTelemetry(env),
+  });
+  try {
+    expect((await svc.preload('defaults')).every((o) => o.ok)).toBe(true);
+    expect((await call(api, 'GET', '/health/ready')).status).toBe(200);
+    expect(runs).toEqual([]);
+  } finally {
+    await svc.close();
+  }
+});
+
+it('ready, then a default that loads on demand loses its model file: ready 503 again', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'readiness-models-'));
+  const [embedded] = config.modelPath;
+  for (const spec of manifest.models.filter((m) => Object.values(SMALL).includes(m.id))) {
+    copyFileSync(path.join(embedded ?? '', spec.file), path.join(dir, spec.file));
+  }
+  const svc = service(countingRuntime([]), SMALL, { modelPath: [dir] });
+  const api = createApiHandler(svc, config, { telemetry: createTelemetry(env) });
+  try {
+    expect((await call(api, 'GET', '/health/ready')).status).toBe(200);
+    rmSync(path.join(dir, svc.spec('yolox-nano').file));
+    const r = await call(api, 'GET', '/health/ready');
+    expect(r.status).toBe(503);
+    expect(r.json).toMatchObject({ error: 'MODEL_UNAVAILABLE', details: { model: 'yolox-nano' } });
+    expect(r.json.message).toMatch(/model file is not installed/);
+  } finally {
+    await svc.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 

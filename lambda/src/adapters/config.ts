@@ -33,6 +33,11 @@ export interface Config {
   fallbackDefaults: Partial<Record<Task, string>>;
   /** Models loaded at start-up (Lambda init phase); 'defaults' means the defaults in use then. */
   preload: string[] | 'defaults';
+  /**
+   * WARM_UP=0 skips the one run per preloaded model at start-up (the bench's "before"): the first
+   * request then pays the session's first-run cost. On by default.
+   */
+  warmUp: boolean;
   intraOpThreads: number;
   /** ORT_ALLOW_SPINNING=1|0: onnxruntime's idle threads spin (see onnx-runtime.ts). */
   allowSpinning: boolean;
@@ -177,6 +182,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         }
       : {},
     preload: env.PRELOAD_MODELS !== undefined ? list(env.PRELOAD_MODELS) : 'defaults',
+    warmUp: (env.WARM_UP ?? '1') !== '0',
     intraOpThreads: threads,
     allowSpinning: (env.ORT_ALLOW_SPINNING ?? '0') !== '0',
     // API Gateway and Lambda cap a synchronous payload at 6 MB; base64 makes 4.5 MB of image about 6 MB.

@@ -59,6 +59,7 @@ export function createService(config: Config, extras: ServiceExtras = {}): Recog
     defaults: { classification: config.defaultClassifier, detection: config.defaultDetector },
     fallbackDefaults: config.fallbackDefaults,
     maxQueuePerModel: config.maxQueuePerModel,
+    warmUp: config.warmUp,
     sources: new ImageSources({
       uploads: config.uploads
         ? new S3UploadStore(config.uploads, {

@@ -73,6 +73,8 @@ export interface ServiceDeps {
   /** Per task, a model that answers while the configured default is not installed. */
   fallbackDefaults?: Partial<Record<Task, string>>;
   maxQueuePerModel: number;
+  /** Run each preloaded model once at start-up (default true); see {@link RecognitionService.warmUp}. */
+  warmUp?: boolean;
   /** How long a failed load is remembered before it is tried again (a file may appear meanwhile). */
   retryFailedLoadAfterMs?: number;
   /** Decodes of one batch request at once (default {@link BATCH_DECODE_CONCURRENCY}). */
@@ -99,6 +101,8 @@ interface Slot {
   warmed: boolean;
   /** The warm-up run under way (concurrent callers share it). */
   warming?: Promise<void>;
+  /** Why the last warm-up run failed (readiness shows it; the next preload tries again). */
+  warmFailure?: string;
 }
 
 /** How long a client should wait before asking again while models load or warm up. */
@@ -270,15 +274,25 @@ export class RecognitionService {
     const ready = await this.acquire(spec);
     const slot = this.slots.get(spec.id);
     if (!slot || slot.warmed) return;
+    if (this.deps.warmUp === false) {
+      slot.warmed = true;
+      return;
+    }
     slot.warming ??= (async () => {
       const { width, height } = spec.input;
       const gray = new Uint8Array(width * height * 3).fill(128);
       const { data, dims } = modelInput({ rgb: gray, width, height }, spec);
       await ready.queue.run(() => ready.model.run(data, dims));
       slot.warmed = true;
-    })().finally(() => {
-      slot.warming = undefined;
-    });
+      slot.warmFailure = undefined;
+    })()
+      .catch((e: unknown) => {
+        slot.warmFailure = e instanceof Error ? e.message : String(e);
+        throw e;
+      })
+      .finally(() => {
+        slot.warming = undefined;
+      });
     try {
       await slot.warming;
     } catch (e) {
@@ -314,6 +328,9 @@ export class RecognitionService {
           reason: 'still loading',
           retryAfterSeconds: READY_RETRY_AFTER_SECONDS,
         };
+      }
+      if (slot.warmFailure !== undefined && slot.warming === undefined) {
+        return { ready: false, model: id, reason: `its warm-up run failed: ${slot.warmFailure}` };
       }
       if (!slot.warmed) {
         return {
