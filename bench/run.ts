@@ -30,7 +30,7 @@ import type { BenchResults, BenchSettings } from './lib/types';
 import { renderMarkdown } from './report/markdown';
 import { runPipeline, runWasm } from './sections/baselines';
 import { runBatch } from './sections/batch';
-import { runColdStart } from './sections/cold-start';
+import { runColdStart, runWarmUpAb } from './sections/cold-start';
 import { runConcurrency } from './sections/concurrency';
 import { runE2e } from './sections/e2e';
 import { runPackagedColdStart } from './sections/packaged-cold-start';
@@ -88,6 +88,7 @@ function settingsFor(quick: boolean, sections: string[]): BenchSettings {
     concurrencyDurationS: quick ? 3 : 10,
     batchRounds: quick ? 3 : 10,
     rssRequests: quick ? { classifier: 300, detector: 10 } : { classifier: 2000, detector: 200 },
+    warmUpRounds: quick ? 2 : 5,
     wasmRuns: quick ? 3 : 10,
     serviceIntraOpThreads: 2,
     allocatorEnv: Object.fromEntries(Object.keys(allocatorEnv).map((k) => [k, process.env[k] ?? null])),
@@ -238,6 +239,23 @@ async function main() {
       ],
       benchEnv(manifest),
       path.join(FIXTURE_IMAGES, 'dog.jpg'),
+    );
+    // The first request with and without the start-up warm-up, each model in fresh processes.
+    results.warmUp = await runWarmUpAb(
+      [
+        { id: 'resnet50-v1-12', route: '/classifier', requests: 10, detector: false },
+        ...(args.quick
+          ? []
+          : [{ id: 'resnet50-v1-12-int8', route: '/classifier', requests: 10, detector: false }]),
+        { id: 'mobilenetv2-12-int8', route: '/classifier', requests: 10, detector: false },
+        { id: 'yolox-nano', route: '/detector', requests: 10, detector: true },
+        ...(args.quick
+          ? []
+          : [{ id: 'yolov4-mish-rewrite', route: '/detector', requests: 5, detector: true }]),
+      ],
+      benchEnv(manifest),
+      path.join(FIXTURE_IMAGES, 'dog.jpg'),
+      settings.warmUpRounds ?? 2,
     );
   }
 

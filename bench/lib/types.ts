@@ -1,6 +1,6 @@
 import type { BaselinesResult } from '../sections/baselines';
 import type { BatchResult } from '../sections/batch';
-import type { ColdStartRow } from '../sections/cold-start';
+import type { ColdStartRow, WarmUpResult } from '../sections/cold-start';
 import type { ConcurrencyRow } from '../sections/concurrency';
 import type { E2eRow } from '../sections/e2e';
 import type { FloorRow, GemmPeak, PeakModel } from '../sections/floor';
@@ -23,6 +23,8 @@ export interface BenchSettings {
   /** Interleaved rounds of the batch section's 16-image request vs 16 single requests. */
   batchRounds?: number;
   rssRequests: { classifier: number; detector: number };
+  /** Interleaved rounds of the cold-start section's WARM_UP=1 / WARM_UP=0 processes, per model. */
+  warmUpRounds?: number;
   wasmRuns: number;
   serviceIntraOpThreads: number;
   /** The glibc allocator variables this process started with (scripts/tuned-node.mjs sets them). */
@@ -43,6 +45,8 @@ export interface BenchResults {
   concurrency?: ConcurrencyRow[];
   batch?: BatchResult;
   coldStart?: ColdStartRow[];
+  /** The cold-start section's first request with and without the start-up warm-up. */
+  warmUp?: WarmUpResult;
   packagedColdStart?: PackagedColdStartRow[];
   baselines?: BaselinesResult;
   floor?: { peak: PeakModel; gemm: GemmPeak[]; macs: Record<string, number>; rows: FloorRow[] };

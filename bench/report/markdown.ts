@@ -203,7 +203,7 @@ function coldStart(r: BenchResults): string {
   return [
     '## 4–5. Cold start and memory (new node process per model, Lambda handler)',
     '',
-    'spawn → first 200 on the parent clock; modules = node + tsx + runtime modules loaded (child clock); init = config, service and session creation; RSS in MB.',
+    'spawn → first 200 on the parent clock; modules = node + tsx + runtime modules loaded (child clock); init = config, service and session creation (with the warm-up run, unless WARM_UP=0; see 4c); RSS in MB.',
     '',
     table(
       [
@@ -231,6 +231,63 @@ function coldStart(r: BenchResults): string {
         f(x.after?.meanMs),
         f(x.after?.rssMb, 0),
         f(x.after?.maxRssMb, 0),
+      ]),
+    ),
+  ].join('\n');
+}
+
+function warmUp(r: BenchResults): string {
+  const w = r.warmUp;
+  if (!w?.rows.length) return '';
+  // The other stages of the same requests, medians over the rounds: what the warm-up does not reach.
+  const stages = (x: (typeof w.rows)[number], which: 'firstTimings' | 'steadyTimings') => {
+    const g = w.runs.filter((run) => run.model === x.model && run.warmUp === x.warmUp);
+    const med = (k: string) => {
+      const v = g
+        .map((run) => run[which]?.[k])
+        .filter((n): n is number => typeof n === 'number')
+        .sort((a, b) => a - b);
+      return v.length ? (v[Math.floor((v.length - 1) / 2)]! + v[Math.ceil((v.length - 1) / 2)]!) / 2 : null;
+    };
+    return ['decodeMs', 'preprocessMs', 'postprocessMs'].map((k) => f(med(k))).join(' / ');
+  };
+  return [
+    '## 4c. First request with and without the start-up warm-up',
+    '',
+    `Per model, fresh processes as in section 4–5 (Lambda handler, dog.jpg, allocator settings on) with \`WARM_UP=1\` (on: init runs each preloaded model once on a gray image) and \`WARM_UP=0\` (off), interleaved over ${w.rounds} rounds (on, off, then off, on). init = config, service, session creation and the warm-up run when on; first request = the handler's first answer (wall, child clock); steady = median of the requests that followed in the same process; inference = the service's own \`timings.inferenceMs\`. decode / pre / post = the service's other stages of the same requests. Medians over the rounds, ms; ratios are medians of the per-round ratios.`,
+    '',
+    table(
+      [
+        'model',
+        'warm-up',
+        'rounds',
+        'requests after',
+        'spawn → first 200',
+        'init',
+        'first request',
+        'steady',
+        'first / steady',
+        'first inference',
+        'steady inference',
+        'first / steady inference',
+        'first decode / pre / post',
+        'steady decode / pre / post',
+      ],
+      w.rows.map((x) => [
+        x.model,
+        x.warmUp,
+        x.rounds,
+        x.requests,
+        f(x.spawnToFirstMs, 0),
+        f(x.initMs, 0),
+        f(x.firstRequestMs),
+        f(x.steadyMs),
+        f(x.firstOverSteady, 2),
+        f(x.firstInferenceMs),
+        f(x.steadyInferenceMs),
+        f(x.firstOverSteadyInference, 2),
+        stages(x, 'firstTimings'),
+        stages(x, 'steadyTimings'),
       ]),
     ),
   ].join('\n');
@@ -445,7 +502,19 @@ export function renderMarkdown(r: BenchResults): string {
     '',
     machine(r),
     '',
-    ...[inference, mish, e2e, concurrency, batch, coldStart, packagedColdStart, baselines, floor, lambda]
+    ...[
+      inference,
+      mish,
+      e2e,
+      concurrency,
+      batch,
+      coldStart,
+      packagedColdStart,
+      warmUp,
+      baselines,
+      floor,
+      lambda,
+    ]
       .map((s) => s(r))
       .filter(Boolean)
       .flatMap((s) => [s, '']),
