@@ -1,7 +1,7 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import path from 'node:path';
-import { InferenceApi, ROUTES } from './inference-api';
+import { apiPathPatterns, InferenceApi, ROUTES } from './inference-api';
 import { InferenceFunction } from './inference-function';
 import { ModelCatalog } from './model-catalog';
 import { OperationsAlarms } from './operations-alarms';
@@ -77,7 +77,7 @@ export class ImageRecognitionStack extends Stack {
     this.web = new WebFrontend(this, 'Web', {
       webDir: path.join(repoRoot, 'web'),
       api: this.api.api,
-      apiPaths: ROUTES.map((r) => r.path),
+      apiPaths: apiPathPatterns(ROUTES),
       apiKey: this.api.key,
       callersSendKey: props.apiKey,
       webAclArn: props.webAclArn,

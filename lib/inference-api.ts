@@ -26,6 +26,18 @@ export const BINARY_MEDIA_TYPES = [
 /** The API's routes, from the one route table the function's router reads too. */
 export const ROUTES: readonly { path: string; method: string; public: boolean }[] = routeTable.routes;
 
+/**
+ * CloudFront path patterns that send the routes to the API: each path as it is, and a path with a
+ * parameter (`/v2/models/{model}/infer`) as its literal prefix and `*` (`/v2/models/*`), once.
+ */
+export function apiPathPatterns(routes: readonly { path: string }[]): string[] {
+  const patterns = routes.map((r) => {
+    const at = r.path.indexOf('{');
+    return at < 0 ? r.path : `${r.path.slice(0, at)}*`;
+  });
+  return [...new Set(patterns)];
+}
+
 export const STAGE_NAME = 'prod';
 
 /**

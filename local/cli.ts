@@ -8,7 +8,7 @@ import { createApiHandler } from '../lambda/src/transports/api-handler';
 import { bodyBytes } from '../lambda/src/transports/http/api-types';
 
 const USAGE = `usage: npm run classify -- <image> [<image> ...] [--task classify|detect] [--model <id>] [--top-k N]
-                         [--min-confidence X] [--iou X] [--max-detections N] [--manifest <file>]`;
+                         [--min-confidence X] [--summary-threshold X] [--iou X] [--max-detections N] [--manifest <file>]`;
 
 /** Exit codes: 0 answer, 2 usage, 3 model unavailable, 4 bad image, 1 anything else. */
 function exitCodeFor(status: number, code: string | undefined): number {
@@ -33,6 +33,7 @@ async function main(): Promise<number> {
         model: { type: 'string' },
         'top-k': { type: 'string' },
         'min-confidence': { type: 'string' },
+        'summary-threshold': { type: 'string' },
         iou: { type: 'string' },
         'max-detections': { type: 'string' },
         manifest: { type: 'string' },
@@ -73,6 +74,7 @@ async function main(): Promise<number> {
   put('model', values.model);
   put('topK', values['top-k']);
   put('minConfidence', values['min-confidence']);
+  put('summaryThreshold', values['summary-threshold']);
   put('iou', values.iou);
   put('maxDetections', values['max-detections']);
   const [single] = images;

@@ -22,6 +22,10 @@ export interface paths {
     post: operations['detect'];
   };
   '/models': {
+    /**
+     * The models this server can run, and which answers each task by default
+     * @description Every model in the manifest: whether it is installed (`available`) and loaded, and the task defaults. On Lambda, during start-up it waits for the default models to load (503 MODEL_UNAVAILABLE with Retry-After if they are not loaded in time).
+     */
     get: operations['listModels'];
   };
   '/health': {
@@ -46,6 +50,10 @@ export interface paths {
     get: operations['healthReady'];
   };
   '/openapi.json': {
+    /**
+     * This OpenAPI document
+     * @description The OpenAPI 3.1 description of this API, as JSON. Public: never needs the key. Like /models, on Lambda during start-up it waits for the default models to load (503 MODEL_UNAVAILABLE with Retry-After if they are not loaded in time).
+     */
     get: operations['openapi'];
   };
   '/uploads': {
@@ -54,6 +62,48 @@ export interface paths {
      * @description PUT the photo to `url` with exactly `headers`, then POST {"s3": {"key": s3.key}} to /classifier or /detector. Keys expire after a day. 501 UPLOADS_UNAVAILABLE where no upload bucket is configured.
      */
     post: operations['createUpload'];
+  };
+  '/v2': {
+    /**
+     * Open Inference Protocol: server metadata
+     * @description The server's name, version and extensions (classification, binary_tensor_data), for KServe, Triton and Seldon clients.
+     */
+    get: operations['v2ServerMetadata'];
+  };
+  '/v2/health/live': {
+    /**
+     * Open Inference Protocol: server live
+     * @description 200 while the process answers.
+     */
+    get: operations['v2Live'];
+  };
+  '/v2/health/ready': {
+    /**
+     * Open Inference Protocol: server ready
+     * @description 200 once the default models are loaded and warmed (as GET /health/ready); 503 with why and Retry-After until then.
+     */
+    get: operations['v2Ready'];
+  };
+  '/v2/models/{model}': {
+    /**
+     * Open Inference Protocol: model metadata
+     * @description The model's inputs and outputs with datatype and shape, from the model manifest.
+     */
+    get: operations['v2ModelMetadata'];
+  };
+  '/v2/models/{model}/ready': {
+    /**
+     * Open Inference Protocol: model ready
+     * @description 200 when the model can answer now; 503 with why (file not installed, still loading, failed to load).
+     */
+    get: operations['v2ModelReady'];
+  };
+  '/v2/models/{model}/infer': {
+    /**
+     * Open Inference Protocol: inference
+     * @description One input: `image` (BYTES, base64 photos in JSON, or length-prefixed bytes with the binary tensor data extension) goes through the same decoding and postprocessing as /classifier and /detector; the model's own FP32 input (shape from the model metadata) answers the model's raw outputs. Errors are {"error", "code"} with the status of the project's error table.
+     */
+    post: operations['v2Infer'];
   };
 }
 
@@ -98,6 +148,7 @@ export interface components {
         classId: number;
         probability: number;
       }[];
+      summary?: components['schemas']['Summary'];
     };
     DetectionResponse: {
       /** @constant */
@@ -211,6 +262,7 @@ export interface components {
         classId: number;
         probability: number;
       }[];
+      summary?: components['schemas']['Summary'];
     };
     /** @description One image of a batch answer: the single-image answer without the request envelope (coldStart, requestId). */
     DetectionItem: {
@@ -328,12 +380,221 @@ export interface components {
       status: 'live';
       requestId: string;
     };
+    /**
+     * @description ImageNet models: the most specific WordNet ancestor of the classes whose summed probability reaches summaryThreshold ("sled dog" when malamute and husky split the photo; "dog" at a higher threshold), never a root-most generic concept (entity, object, organism, artifact, …); null when no ancestor reaches it. Absent for models without a hierarchy (models/imagenet-hierarchy.json, from WordNet 3.0).
+     * @example {
+     *   "label": "sled dog",
+     *   "wnid": "n02109811",
+     *   "probability": 0.798178,
+     *   "path": [
+     *     "animal",
+     *     "chordate",
+     *     "vertebrate",
+     *     "mammal",
+     *     "placental",
+     *     "carnivore",
+     *     "canine",
+     *     "dog",
+     *     "working dog",
+     *     "sled dog"
+     *   ]
+     * }
+     */
+    Summary: {
+      /** @description The ancestor's short WordNet name. */
+      label: string;
+      /** @description Its WordNet 3.0 noun synset id. */
+      wnid: string;
+      /** @description The summed probability of the classes under it. */
+      probability: number;
+      /** @description Names from the highest non-generic ancestor down to label. */
+      path: string[];
+    } | null;
+    /**
+     * @example {
+     *   "error": "Unknown model 'nope'. Known models: resnet50-v1-12, yolov4.",
+     *   "code": "NOT_FOUND"
+     * }
+     */
+    V2Error: {
+      /** @description What went wrong (the Open Inference Protocol's error object). */
+      error: string;
+      /** @description The stable code, as in the project's other errors (INVALID_REQUEST, NOT_FOUND, …). */
+      code?: string;
+    };
+    V2Tensor: {
+      name: string;
+      shape: number[];
+      /** @enum {string} */
+      datatype: 'BYTES' | 'FP32' | 'INT32';
+      /** @description binary_data_size (Triton's binary tensor data extension): the input's bytes follow the JSON header; Inference-Header-Content-Length gives the header's length. */
+      parameters?: Record<string, never>;
+      /** @description Row-major elements, flat or nested: base64 photos for BYTES, numbers for FP32. */
+      data: unknown[];
+    };
+    V2MetadataTensor: {
+      name: string;
+      datatype: string;
+      /** @description -1: any size. */
+      shape: number[];
+    };
+    /**
+     * @example {
+     *   "name": "image-recognition-api",
+     *   "version": "0.1.0",
+     *   "extensions": [
+     *     "classification",
+     *     "binary_tensor_data"
+     *   ]
+     * }
+     */
+    V2ServerMetadata: {
+      name: string;
+      version: string;
+      extensions: string[];
+    };
+    /**
+     * @example {
+     *   "name": "mobilenetv2-12-int8",
+     *   "platform": "onnxruntime_onnx",
+     *   "inputs": [
+     *     {
+     *       "name": "image",
+     *       "datatype": "BYTES",
+     *       "shape": [
+     *         -1
+     *       ]
+     *     },
+     *     {
+     *       "name": "input",
+     *       "datatype": "FP32",
+     *       "shape": [
+     *         -1,
+     *         3,
+     *         224,
+     *         224
+     *       ]
+     *     }
+     *   ],
+     *   "outputs": [
+     *     {
+     *       "name": "probabilities",
+     *       "datatype": "FP32",
+     *       "shape": [
+     *         -1,
+     *         1000
+     *       ]
+     *     },
+     *     {
+     *       "name": "output",
+     *       "datatype": "FP32",
+     *       "shape": [
+     *         -1,
+     *         1000
+     *       ]
+     *     }
+     *   ]
+     * }
+     */
+    V2ModelMetadata: {
+      name: string;
+      platform: string;
+      /** @description `image` (BYTES, encoded photos) and the model's own FP32 input; send one of them. */
+      inputs: components['schemas']['V2MetadataTensor'][];
+      /** @description The photo pipeline's outputs (probabilities; or num_detections, detection_boxes, detection_scores, detection_classes, detection_labels), then the model's own outputs (for FP32 input). */
+      outputs: components['schemas']['V2MetadataTensor'][];
+    };
+    V2InferRequest: {
+      /** @description Echoed in the answer. */
+      id?: string;
+      /** @description The options of /classifier and /detector (topK, minConfidence, iou, maxDetections, classes) for BYTES input. */
+      parameters?: Record<string, never>;
+      inputs: components['schemas']['V2Tensor'][];
+      outputs?: {
+        name: string;
+        /** @description classification: k answers the top k of each row as "score:index:label" strings (Triton's classification extension). */
+        parameters?: Record<string, never>;
+      }[];
+    };
+    /**
+     * @example {
+     *   "model_name": "mobilenetv2-12-int8",
+     *   "id": "42",
+     *   "outputs": [
+     *     {
+     *       "name": "probabilities",
+     *       "datatype": "BYTES",
+     *       "shape": [
+     *         1,
+     *         3
+     *       ],
+     *       "data": [
+     *         "0.755859:249:Alaskan Malamute",
+     *         "0.068421:248:husky",
+     *         "0.068421:537:dog sled"
+     *       ]
+     *     }
+     *   ]
+     * }
+     */
+    V2InferResponse: {
+      model_name: string;
+      id?: string;
+      outputs: components['schemas']['V2Tensor'][];
+    };
+    /**
+     * @example {
+     *   "live": true
+     * }
+     */
+    V2Live: {
+      live: boolean;
+    };
+    /**
+     * @example {
+     *   "ready": true
+     * }
+     */
+    V2Ready: {
+      name?: string;
+      ready: boolean;
+      /** @description Why not ready. */
+      error?: string;
+    };
   };
   responses: {
     /** @description Error with a stable code */
     Error: {
       content: {
         'application/json': components['schemas']['Error'];
+      };
+    };
+    /** @description 403 FORBIDDEN, deployed only: no valid x-api-key where one is required (the API Gateway URL, or any URL of a deployment with apiKey=true; see the apiKey security scheme). The local server never answers it. (With waf=true, an address on AWS's IP reputation list also gets a 403, from CloudFront, without this body.) */
+    Forbidden: {
+      content: {
+        'application/json': components['schemas']['Error'];
+      };
+    };
+    /** @description 405 METHOD_NOT_ALLOWED: the path takes another method, named in the Allow header and details.allowed. The local server and the function answer it; deployed, such a request never reaches the function: API Gateway answers it as 404 NOT_FOUND. */
+    MethodNotAllowed: {
+      headers: {
+        /** @description The method the path takes. */
+        Allow?: string;
+      };
+      content: {
+        'application/json': components['schemas']['Error'];
+      };
+    };
+    /** @description 429 THROTTLED, deployed only: API Gateway's stage or usage-plan throttle or the plan's daily quota, or (waf=true) the WAF's per-address rate rule, whose body has an empty requestId. */
+    Throttled: {
+      content: {
+        'application/json': components['schemas']['Error'];
+      };
+    };
+    /** @description Error in the Open Inference Protocol's form */
+    V2Error: {
+      content: {
+        'application/json': components['schemas']['V2Error'];
       };
     };
   };
@@ -357,11 +618,13 @@ export interface operations {
         topK?: number;
         /** @description Drop predictions whose probability is below this; when none is left, label is null and predictions is empty (still 200). */
         minConfidence?: number;
+        /** @description The summed probability an ancestor needs to be the summary (ImageNet models). */
+        summaryThreshold?: number;
       };
     };
+    /** @description The photo: raw bytes (any image/* type, or application/octet-stream), a multipart form with one or several files, or JSON with one image reference (base64, an upload key or a URL) or an `images` list of them. Query parameters win over the same options given as JSON fields. */
     requestBody: {
       content: {
-        /** @description Raw photo bytes (curl --data-binary, Postman binary). */
         'image/*': string;
         'application/octet-stream': string;
         'multipart/form-data': {
@@ -394,10 +657,11 @@ export interface operations {
       400: components['responses']['Error'];
       403: components['responses']['Error'];
       404: components['responses']['Error'];
-      405: components['responses']['Error'];
+      405: components['responses']['MethodNotAllowed'];
       413: components['responses']['Error'];
       415: components['responses']['Error'];
       422: components['responses']['Error'];
+      429: components['responses']['Throttled'];
       500: components['responses']['Error'];
       501: components['responses']['Error'];
       503: components['responses']['Error'];
@@ -424,9 +688,9 @@ export interface operations {
         format?: 'json' | 'image';
       };
     };
+    /** @description The photo: raw bytes (any image/* type, or application/octet-stream), a multipart form with one or several files, or JSON with one image reference (base64, an upload key or a URL) or an `images` list of them. Query parameters win over the same options given as JSON fields. */
     requestBody: {
       content: {
-        /** @description Raw photo bytes (curl --data-binary, Postman binary). */
         'image/*': string;
         'application/octet-stream': string;
         'multipart/form-data': {
@@ -462,16 +726,21 @@ export interface operations {
       400: components['responses']['Error'];
       403: components['responses']['Error'];
       404: components['responses']['Error'];
-      405: components['responses']['Error'];
+      405: components['responses']['MethodNotAllowed'];
       413: components['responses']['Error'];
       415: components['responses']['Error'];
       422: components['responses']['Error'];
+      429: components['responses']['Throttled'];
       500: components['responses']['Error'];
       501: components['responses']['Error'];
       503: components['responses']['Error'];
       504: components['responses']['Error'];
     };
   };
+  /**
+   * The models this server can run, and which answers each task by default
+   * @description Every model in the manifest: whether it is installed (`available`) and loaded, and the task defaults. On Lambda, during start-up it waits for the default models to load (503 MODEL_UNAVAILABLE with Retry-After if they are not loaded in time).
+   */
   listModels: {
     responses: {
       /** @description Every model in the manifest */
@@ -480,6 +749,11 @@ export interface operations {
           'application/json': components['schemas']['ModelList'];
         };
       };
+      403: components['responses']['Forbidden'];
+      405: components['responses']['MethodNotAllowed'];
+      429: components['responses']['Throttled'];
+      500: components['responses']['Error'];
+      503: components['responses']['Error'];
     };
   };
   /**
@@ -494,6 +768,8 @@ export interface operations {
           'application/json': components['schemas']['Health'];
         };
       };
+      405: components['responses']['MethodNotAllowed'];
+      429: components['responses']['Throttled'];
       503: components['responses']['Error'];
     };
   };
@@ -509,6 +785,8 @@ export interface operations {
           'application/json': components['schemas']['Live'];
         };
       };
+      405: components['responses']['MethodNotAllowed'];
+      429: components['responses']['Throttled'];
     };
   };
   /**
@@ -523,15 +801,30 @@ export interface operations {
           'application/json': components['schemas']['Health'];
         };
       };
+      405: components['responses']['MethodNotAllowed'];
+      429: components['responses']['Throttled'];
       503: components['responses']['Error'];
     };
   };
+  /**
+   * This OpenAPI document
+   * @description The OpenAPI 3.1 description of this API, as JSON. Public: never needs the key. Like /models, on Lambda during start-up it waits for the default models to load (503 MODEL_UNAVAILABLE with Retry-After if they are not loaded in time).
+   */
   openapi: {
     responses: {
       /** @description This document */
       200: {
-        content: never;
+        content: {
+          'application/json': {
+            openapi: string;
+            info: Record<string, never>;
+            paths: Record<string, never>;
+          };
+        };
       };
+      405: components['responses']['MethodNotAllowed'];
+      429: components['responses']['Throttled'];
+      503: components['responses']['Error'];
     };
   };
   /**
@@ -539,8 +832,15 @@ export interface operations {
    * @description PUT the photo to `url` with exactly `headers`, then POST {"s3": {"key": s3.key}} to /classifier or /detector. Keys expire after a day. 501 UPLOADS_UNAVAILABLE where no upload bucket is configured.
    */
   createUpload: {
+    /** @description The type and exact size of the photo to upload: both are part of the URL's signature. */
     requestBody: {
       content: {
+        /**
+         * @example {
+         *   "contentType": "image/jpeg",
+         *   "size": 5242880
+         * }
+         */
         'application/json': {
           /** @enum {unknown} */
           contentType: 'image/jpeg' | 'image/png' | 'image/webp' | 'image/gif' | 'image/avif' | 'image/tiff';
@@ -557,11 +857,192 @@ export interface operations {
         };
       };
       400: components['responses']['Error'];
-      405: components['responses']['Error'];
+      403: components['responses']['Forbidden'];
+      405: components['responses']['MethodNotAllowed'];
       413: components['responses']['Error'];
       415: components['responses']['Error'];
+      429: components['responses']['Throttled'];
       500: components['responses']['Error'];
       501: components['responses']['Error'];
+    };
+  };
+  /**
+   * Open Inference Protocol: server metadata
+   * @description The server's name, version and extensions (classification, binary_tensor_data), for KServe, Triton and Seldon clients.
+   */
+  v2ServerMetadata: {
+    responses: {
+      /** @description Server metadata */
+      200: {
+        content: {
+          'application/json': components['schemas']['V2ServerMetadata'];
+        };
+      };
+      405: components['responses']['MethodNotAllowed'];
+      429: components['responses']['Throttled'];
+    };
+  };
+  /**
+   * Open Inference Protocol: server live
+   * @description 200 while the process answers.
+   */
+  v2Live: {
+    responses: {
+      /** @description Live */
+      200: {
+        content: {
+          'application/json': components['schemas']['V2Live'];
+        };
+      };
+      405: components['responses']['MethodNotAllowed'];
+      429: components['responses']['Throttled'];
+    };
+  };
+  /**
+   * Open Inference Protocol: server ready
+   * @description 200 once the default models are loaded and warmed (as GET /health/ready); 503 with why and Retry-After until then.
+   */
+  v2Ready: {
+    responses: {
+      /** @description Ready */
+      200: {
+        content: {
+          'application/json': components['schemas']['V2Ready'];
+        };
+      };
+      405: components['responses']['MethodNotAllowed'];
+      429: components['responses']['Throttled'];
+      /** @description Not ready, and why */
+      503: {
+        content: {
+          'application/json': components['schemas']['V2Ready'];
+        };
+      };
+    };
+  };
+  /**
+   * Open Inference Protocol: model metadata
+   * @description The model's inputs and outputs with datatype and shape, from the model manifest.
+   */
+  v2ModelMetadata: {
+    parameters: {
+      path: {
+        /**
+         * @description A model id from GET /models.
+         * @example mobilenetv2-12-int8
+         */
+        model: string;
+      };
+    };
+    responses: {
+      /** @description Model metadata */
+      200: {
+        content: {
+          'application/json': components['schemas']['V2ModelMetadata'];
+        };
+      };
+      403: components['responses']['Forbidden'];
+      404: components['responses']['V2Error'];
+      405: components['responses']['MethodNotAllowed'];
+      429: components['responses']['Throttled'];
+    };
+  };
+  /**
+   * Open Inference Protocol: model ready
+   * @description 200 when the model can answer now; 503 with why (file not installed, still loading, failed to load).
+   */
+  v2ModelReady: {
+    parameters: {
+      path: {
+        /**
+         * @description A model id from GET /models.
+         * @example mobilenetv2-12-int8
+         */
+        model: string;
+      };
+    };
+    responses: {
+      /** @description Ready */
+      200: {
+        content: {
+          'application/json': components['schemas']['V2Ready'];
+        };
+      };
+      403: components['responses']['Forbidden'];
+      404: components['responses']['V2Error'];
+      405: components['responses']['MethodNotAllowed'];
+      429: components['responses']['Throttled'];
+      /** @description Not ready, and why */
+      503: {
+        content: {
+          'application/json': components['schemas']['V2Ready'];
+        };
+      };
+    };
+  };
+  /**
+   * Open Inference Protocol: inference
+   * @description One input: `image` (BYTES, base64 photos in JSON, or length-prefixed bytes with the binary tensor data extension) goes through the same decoding and postprocessing as /classifier and /detector; the model's own FP32 input (shape from the model metadata) answers the model's raw outputs. Errors are {"error", "code"} with the status of the project's error table.
+   */
+  v2Infer: {
+    parameters: {
+      path: {
+        /**
+         * @description A model id from GET /models.
+         * @example mobilenetv2-12-int8
+         */
+        model: string;
+      };
+    };
+    /** @description An inference request (JSON); with the binary extension, the JSON header then the inputs' bytes. */
+    requestBody: {
+      content: {
+        /**
+         * @example {
+         *   "inputs": [
+         *     {
+         *       "name": "image",
+         *       "shape": [
+         *         1
+         *       ],
+         *       "datatype": "BYTES",
+         *       "data": [
+         *         "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=="
+         *       ]
+         *     }
+         *   ],
+         *   "outputs": [
+         *     {
+         *       "name": "probabilities",
+         *       "parameters": {
+         *         "classification": 3
+         *       }
+         *     }
+         *   ]
+         * }
+         */
+        'application/json': components['schemas']['V2InferRequest'];
+        'application/octet-stream': string;
+      };
+    };
+    responses: {
+      /** @description Outputs */
+      200: {
+        content: {
+          'application/json': components['schemas']['V2InferResponse'];
+        };
+      };
+      400: components['responses']['V2Error'];
+      403: components['responses']['V2Error'];
+      404: components['responses']['V2Error'];
+      405: components['responses']['MethodNotAllowed'];
+      413: components['responses']['V2Error'];
+      415: components['responses']['V2Error'];
+      422: components['responses']['V2Error'];
+      429: components['responses']['Throttled'];
+      500: components['responses']['V2Error'];
+      503: components['responses']['V2Error'];
+      504: components['responses']['V2Error'];
     };
   };
 }

@@ -1,9 +1,10 @@
 // @ts-check
 // The results of several images: one row per image, in the order they were chosen, with its
-// thumbnail and name, and its top label, the objects found in it, or its own error.
+// thumbnail and name, and its top label (and summary line), the objects found in it, or its own error.
 
 import { clear, el, make } from './dom.js';
 import { formatMs, formatPercent, nbsp } from './format.js';
+import { showSummary, summaryOf } from './summary.js';
 import { thumbnail } from './thumbs.js';
 
 /** @typedef {import('./image-prep.js').PreparedImage} PreparedImage */
@@ -52,6 +53,12 @@ function row(image, outcome) {
       answer.appendChild(make('span', 'batch-score', formatPercent(top.probability)));
     }
     body.appendChild(answer);
+    const summary = summaryOf(outcome.result);
+    if (summary) {
+      const kind = make('div', 'kind');
+      showSummary(kind, summary);
+      body.appendChild(kind);
+    }
   }
   item.appendChild(body);
   return item;

@@ -44,6 +44,7 @@ export const el = {
   classification: byId('classification', HTMLDivElement),
   topLabel: byId('top-label', HTMLSpanElement),
   topProbability: byId('top-probability', HTMLSpanElement),
+  topSummary: byId('top-summary', HTMLDivElement),
   predictions: byId('predictions', HTMLOListElement),
   detection: byId('detection', HTMLDivElement),
   threshold: byId('threshold', HTMLInputElement),

@@ -1,10 +1,12 @@
 // @ts-check
-// The results panel: classification (labels with probability bars), detection (boxes over the
-// preview and a list, filtered by the score slider in the browser), the timings line, and the alert.
+// The results panel: classification (labels with probability bars, and the summary line of
+// summary.js), detection (boxes over the preview and a list, filtered by the score slider in the
+// browser), the timings line, and the alert.
 // The results of several images at once are batch-view.js's; clearResults clears them too.
 
 import { clear, el, make } from './dom.js';
 import { formatMs, formatPercent, nbsp } from './format.js';
+import { showSummary, summaryOf } from './summary.js';
 
 /** @typedef {import('./api-client.js').ClassificationResponse} ClassificationResponse */
 /** @typedef {import('./api-client.js').DetectionResponse} DetectionResponse */
@@ -33,6 +35,7 @@ export function clearResults() {
   clear(el.detections);
   clear(el.overlay);
   clear(el.batchList);
+  showSummary(el.topSummary, null);
   detections = [];
 }
 
@@ -46,6 +49,7 @@ export function showClassification(json, topK) {
   const top = predictions[0];
   el.topLabel.textContent = top ? top.label : (json.label ?? 'Nothing above the threshold');
   el.topProbability.textContent = top ? formatPercent(top.probability) : '';
+  showSummary(el.topSummary, summaryOf(json));
   predictions.forEach((p, i) => {
     const item = make('li', `prediction${i === 0 ? ' is-top' : ''}`);
     const row = make('div', 'prediction-row');

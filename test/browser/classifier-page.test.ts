@@ -9,7 +9,7 @@ import path from 'node:path';
 import { chromium, type Browser, type BrowserContextOptions, type Page, type Request } from 'playwright-core';
 import sharp from 'sharp';
 import { startLocalServer, type LocalServer } from '../../local/server';
-import { EMBEDDED_MODELS as MODELS, FIXTURE_IMAGES as IMAGES } from '../support/fixtures';
+import { EMBEDDED_MODELS as MODELS, FIXTURE_IMAGES as IMAGES, MALAMUTE_FAMILY } from '../support/fixtures';
 
 jest.setTimeout(60_000);
 
@@ -180,6 +180,111 @@ test('classifies dog.jpg and shows the top-5 labels with probability bars', asyn
   expect([...widths].sort((a, b) => b - a)).toEqual(widths);
   expect(await textOf(page, '#timings')).toMatch(/inference\s[\d.]+\sms/);
   await shot(page, '1-classified');
+});
+
+/**
+ * The real server's JSON answer to the page's next request on `route`, read on the way (a response
+ * event's body can be gone from Chromium's cache by the time the test asks for it). One request
+ * only: a form's file parts do not survive the interception, so batches are not intercepted.
+ */
+async function captureNextAnswer(page: Page, route: string): Promise<{ json?: unknown }> {
+  const answer: { json?: unknown } = {};
+  await page.route(
+    (url) => url.pathname === `/${route}`,
+    async (r) => {
+      const res = await r.fetch();
+      answer.json = await res.json();
+      await r.fulfill({ response: res });
+    },
+    { times: 1 },
+  );
+  return answer;
+}
+
+interface SummaryAnswer {
+  summary?: { label: string; wnid: string; probability: number; path: string[] } | null;
+}
+
+test('under the top label, a summary line says what kind of thing it is, with its WordNet path; also per image of several; detection has none', async () => {
+  const page = await openPage();
+  const classified = await captureNextAnswer(page, 'classifier');
+  await chooseFile(page, DOG);
+  await page.click('#send');
+  await page.locator('#classification').waitFor();
+  const answer = classified.json as SummaryAnswer;
+  expect(answer.summary?.label).toBe('sled dog');
+
+  // "A kind of: sled dog (80%)", between the top label and the list of predictions.
+  await page.locator('#top-summary').waitFor();
+  expect(await textOf(page, '#top-summary .kind-line')).toMatch(/^A kind of: sled dog \(\d+%\)$/);
+  expect(await page.textContent('#top-summary b')).toBe('sled dog');
+  const breadcrumb = page.getByRole('list', { name: 'Where it sits in WordNet' });
+  const steps = await breadcrumb.getByRole('listitem').allTextContents();
+  expect(steps).toEqual(answer.summary!.path);
+  expect(steps).toContain('dog');
+  expect(steps.at(-1)).toBe('sled dog');
+  const [label, summary, predictions] = await Promise.all(
+    ['.top-label', '#top-summary', '#predictions'].map(async (s) => (await page.locator(s).boundingBox())!),
+  );
+  expect(summary!.y).toBeGreaterThanOrEqual(label!.y + label!.height);
+  expect(predictions!.y).toBeGreaterThanOrEqual(summary!.y + summary!.height);
+  await shot(page, '1-classified-summary');
+
+  // The same photo detected: the answer has no summary, and the line is gone.
+  const detected = await captureNextAnswer(page, 'detector');
+  await page.check('#task-detect');
+  await page.selectOption('#model', 'yolox-nano');
+  await page.click('#send');
+  await page.locator('#detection').waitFor();
+  expect(detected.json).toHaveProperty('detections');
+  expect(detected.json).not.toHaveProperty('summary');
+  expect(await page.locator('#top-summary').isHidden()).toBe(true);
+  expect(await page.locator('.kind-line, .kind-path').count()).toBe(0);
+
+  // Several images, classified: each row has its own summary line.
+  await page.setInputFiles('#file', [DOG, path.join(IMAGES, 'eagle.jpg')]);
+  await page.locator('#send:enabled', { hasText: 'Send 2 images' }).waitFor();
+  await page.click('label[for="task-classify"]');
+  await page.click('#send');
+  await page.locator('#batch').waitFor();
+  const rows = page.locator('.batch-item');
+  await expect(rows.count()).resolves.toBe(2);
+  expect(await rows.nth(0).locator('.kind-line').textContent()).toMatch(/^A kind of: sled dog \(\d+%\)$/);
+  expect(await rows.nth(1).locator('.kind-line').textContent()).toMatch(/^A kind of: eagle \(\d+%\)$/);
+  expect(await rows.nth(0).locator('.kind-path li').allTextContents()).toContain('dog');
+  await shot(page, '1-classified-summary-batch');
+
+  // And detected: none.
+  await page.check('#task-detect');
+  await page.selectOption('#model', 'yolox-nano');
+  await page.click('#send');
+  await page.waitForFunction(() =>
+    [...document.querySelectorAll('.batch-answer')].every((a) => /object/.test(a.textContent)),
+  );
+  expect(await page.locator('.kind-line, .kind-path').count()).toBe(0);
+});
+
+test('no summary line when no WordNet ancestor reaches summaryThreshold (summary null)', async () => {
+  const page = await openPage();
+  // The page sends no summaryThreshold; ask the real server for 1 on the way, so it answers null.
+  let answered: SummaryAnswer = {};
+  await page.route(
+    (url) => url.pathname === '/classifier',
+    async (r) => {
+      const url = new URL(r.request().url());
+      url.searchParams.set('summaryThreshold', '1');
+      const res = await r.fetch({ url: url.toString() });
+      answered = (await res.json()) as SummaryAnswer;
+      await r.fulfill({ response: res });
+    },
+  );
+  await chooseFile(page, DOG);
+  await page.click('#send');
+  await page.locator('#classification').waitFor();
+  expect(answered.summary).toBeNull();
+  expect(MALAMUTE_FAMILY).toContain(await page.textContent('#top-label'));
+  expect(await page.locator('#top-summary').isHidden()).toBe(true);
+  expect(await page.locator('.kind-line').count()).toBe(0);
 });
 
 test('a classification with nothing above minConfidence (label null) shows "Nothing above the threshold"', async () => {

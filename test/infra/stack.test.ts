@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import openapi from '../../lambda/src/transports/http/openapi.json';
 import { addAppStacks } from '../../lib/app-stacks';
-import { BINARY_MEDIA_TYPES, ROUTES } from '../../lib/inference-api';
+import { apiPathPatterns, BINARY_MEDIA_TYPES, ROUTES } from '../../lib/inference-api';
 import { PAGE_CONTENT_SECURITY_POLICY } from '../../lib/web-frontend';
 import {
   bytesOf,
@@ -22,7 +22,7 @@ jest.setTimeout(300_000);
 
 // Managed CloudFront policy ids (AWS documentation, "Use managed cache policies").
 const CACHING_DISABLED = '4135ea2d-6df8-44a3-9df3-4b5a84be39ad';
-const API_PATHS = ROUTES.map((r) => r.path);
+const API_PATHS = apiPathPatterns(ROUTES);
 
 /** Each API Gateway resource's full path without the leading slash (health/ready), by logical id. */
 function resourcePaths(template: Template): Map<string, string> {
@@ -487,6 +487,9 @@ describe('web page', () => {
     ];
     const behaviors = dist.DistributionConfig.CacheBehaviors;
     expect(behaviors.map((b) => b.PathPattern).sort()).toEqual([...API_PATHS].sort());
+    // The Open Inference Protocol's per-model routes, through one pattern.
+    expect(API_PATHS).toEqual(expect.arrayContaining(['/v2', '/v2/health/ready', '/v2/models/*']));
+    expect(API_PATHS.filter((p) => p.includes('{'))).toEqual([]);
     const apiOrigin = dist.DistributionConfig.Origins.find((o) => o.CustomOriginConfig);
     expect(apiOrigin).toBeDefined();
     expect(JSON.stringify(apiOrigin!.DomainName)).toMatch(/execute-api/);

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { ModelUnavailableError } from '../core/errors';
 import type { ModelSpec } from '../core/manifest';
 import type { ModelFiles } from '../core/ports';
+import { compileHierarchy, type HierarchyData } from '../core/hierarchy';
 import type { Labels } from '../core/results';
 import { sha256File } from './sha256';
 
@@ -130,6 +131,23 @@ export class ModelFileStore implements ModelFiles {
         `label file has ${names.length} names but the model has ${spec.numClasses} classes`,
       );
     }
-    return { names, synsets };
+    const hierarchyFile = spec.labels.hierarchy;
+    if (!hierarchyFile || !synsets) return { names, synsets };
+    try {
+      const data = JSON.parse(
+        await readFile(path.resolve(this.modelsDir, hierarchyFile), 'utf8'),
+      ) as HierarchyData;
+      // A synsets line is "n02110063 malamute, malemute, Alaskan malamute": the wnid, then names.
+      const wnids = synsets.map((line) => line.split(/\s/, 1)[0] ?? '');
+      return { names, synsets, hierarchy: compileHierarchy(data, wnids) };
+    } catch (e) {
+      throw new ModelUnavailableError(
+        spec.id,
+        `hierarchy '${hierarchyFile}' could not be read: ${(e as Error).message}`,
+        {
+          cause: e,
+        },
+      );
+    }
   }
 }

@@ -105,6 +105,10 @@ export function validateManifest(manifest: unknown, source = 'manifest'): Manife
     }
     const labels = obj(m.labels, 'labels');
     str(labels.names, 'labels.names');
+    if (labels.hierarchy !== undefined && labels.hierarchy !== null) {
+      str(labels.hierarchy, 'labels.hierarchy');
+      str(labels.synsets, 'labels.synsets (a hierarchy is keyed by synset)');
+    }
     num(m.numClasses, 'numClasses', 1);
     const urls = m.urls ?? [];
     if (!Array.isArray(urls) || !urls.every((u) => typeof u === 'string' && /^https?:\/\//.test(u)))

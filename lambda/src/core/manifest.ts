@@ -87,6 +87,12 @@ export interface LabelSpec {
   names: string;
   /** Optional full names (e.g. ImageNet synsets "n02110063 malamute, malemute, Alaskan malamute"). */
   synsets?: string;
+  /**
+   * Optional WordNet hypernym tree of the synsets (models/imagenet-hierarchy.json, built by
+   * tools/imagenet-hierarchy): answers then carry a `summary`, the most specific ancestor the
+   * summed probabilities make likely ("dog" when the breeds split). Needs `synsets`.
+   */
+  hierarchy?: string;
 }
 
 export interface ModelSpec {

@@ -6,6 +6,8 @@ export interface RecognitionOptions {
   model?: string;
   topK: number;
   minConfidence?: number;
+  /** Classification with a hierarchy: the summed probability the summary's ancestor must reach. */
+  summaryThreshold?: number;
   iou?: number;
   maxDetections?: number;
   /**
@@ -20,6 +22,8 @@ export interface RecognitionOptions {
 export const OPTION_LIMITS = {
   topK: { min: 1, max: 100, default: 5 },
   minConfidence: { min: 0, max: 1 },
+  /** Above 0: every ancestor of a class with any probability would pass a threshold of 0. */
+  summaryThreshold: { min: 0.01, max: 1, default: 0.6 },
   iou: { min: 0, max: 1 },
   maxDetections: { min: 1, max: 1000 },
   /** At most this many entries in `classes`, each at most `maxLength` characters. */
@@ -101,6 +105,21 @@ export function parseOptions(raw: Readonly<Record<string, unknown>>, task: Task)
   if (present(raw.topK)) opts.topK = toNumber('topK', raw.topK, L.topK.min, L.topK.max, true);
   if (present(raw.minConfidence))
     opts.minConfidence = toNumber('minConfidence', raw.minConfidence, 0, 1, false);
+  if (present(raw.summaryThreshold)) {
+    if (task !== 'classification') {
+      throw new InvalidParameterError(
+        'summaryThreshold',
+        `'summaryThreshold' is only available on /classifier.`,
+      );
+    }
+    opts.summaryThreshold = toNumber(
+      'summaryThreshold',
+      raw.summaryThreshold,
+      L.summaryThreshold.min,
+      L.summaryThreshold.max,
+      false,
+    );
+  }
   if (present(raw.iou)) opts.iou = toNumber('iou', raw.iou, 0, 1, false);
   if (present(raw.maxDetections)) {
     opts.maxDetections = toNumber(

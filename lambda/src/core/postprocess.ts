@@ -9,6 +9,11 @@ import { decodeYolox } from './yolox';
 
 const round = (v: number, digits: number) => Number(v.toFixed(digits));
 
+/** A classifier's output as probabilities: as it is when the model ends in a softmax, else softmaxed. */
+export function classProbabilities(output: OutputTensor, post: ClassificationPostprocess): ArrayLike<number> {
+  return post.outputIsProbability ? output.data : softmax(output.data);
+}
+
 export function classifyOutput(
   output: OutputTensor,
   post: ClassificationPostprocess,
@@ -16,7 +21,16 @@ export function classifyOutput(
   k: number,
   minConfidence = 0,
 ): Prediction[] {
-  const probabilities = post.outputIsProbability ? output.data : softmax(output.data);
+  return rankClasses(classProbabilities(output, post), labels, k, minConfidence);
+}
+
+/** The k most probable classes, best first, those under `minConfidence` dropped. */
+export function rankClasses(
+  probabilities: ArrayLike<number>,
+  labels: Labels,
+  k: number,
+  minConfidence = 0,
+): Prediction[] {
   return (
     topK(probabilities, k)
       .map(({ index, score }) => ({

@@ -1,3 +1,4 @@
+import type { CompiledHierarchy, Summary } from './hierarchy';
 import type { Box, Size } from './geometry';
 import type { Task } from './manifest';
 
@@ -44,6 +45,11 @@ export interface ClassificationResult extends ResultBase {
   /** Top-1 label; null when no prediction reaches `minConfidence`. */
   label: string | null;
   predictions: Prediction[];
+  /**
+   * Models with a hierarchy: the most specific ancestor of the classes whose summed probability
+   * reaches `summaryThreshold` (null when none does). Absent for models without one.
+   */
+  summary?: Summary | null;
 }
 
 export interface DetectionResult extends ResultBase {
@@ -56,4 +62,6 @@ export type RecognitionResult = ClassificationResult | DetectionResult;
 export interface Labels {
   names: readonly string[];
   synsets: readonly string[] | null;
+  /** The synsets' hypernym tree, when the manifest names one: answers then carry a summary. */
+  hierarchy?: CompiledHierarchy;
 }

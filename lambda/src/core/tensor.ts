@@ -52,6 +52,12 @@ export function packTensorInto(
   }
 }
 
+/** The model's input shape for a batch of `n` images (the manifest's layout and size). */
+export function inputShape(spec: Pick<ModelSpec, 'input'>, n = 1): number[] {
+  const { width, height, layout } = spec.input;
+  return layout === 'NCHW' ? [n, 3, height, width] : [n, height, width, 3];
+}
+
 /** The model's batch-of-one input for decoded RGB at the input size: the packed data and its dims. */
 export function modelInput(
   image: { rgb: Uint8Array; width: number; height: number },
@@ -60,7 +66,7 @@ export function modelInput(
   const { rgb, width, height } = image;
   return {
     data: packTensor(rgb, width, height, spec.preprocess, spec.input.layout),
-    dims: spec.input.layout === 'NCHW' ? [1, 3, height, width] : [1, height, width, 3],
+    dims: inputShape({ input: { ...spec.input, width, height } }),
   };
 }
 
@@ -82,6 +88,5 @@ export function batchInput(
     }
     packTensorInto(data, i * per, image.rgb, width, height, spec.preprocess, layout);
   });
-  const n = images.length;
-  return { data, dims: layout === 'NCHW' ? [n, 3, height, width] : [n, height, width, 3] };
+  return { data, dims: inputShape(spec, images.length) };
 }

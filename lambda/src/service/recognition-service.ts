@@ -6,9 +6,10 @@ import {
   RecognitionError,
 } from '../core/errors';
 import { maxBatchOf, type Manifest, type ModelSpec, type Task } from '../core/manifest';
-import type { RecognitionOptions } from '../core/options';
+import { OPTION_LIMITS, type RecognitionOptions } from '../core/options';
 import type { ImageDecoder, LoadedModel, ModelFiles, ModelRuntime, PreparedImage } from '../core/ports';
-import { classifyOutput, detectOutput } from '../core/postprocess';
+import { classProbabilities, detectOutput, rankClasses } from '../core/postprocess';
+import { summarise, type Summary } from '../core/hierarchy';
 import type {
   ClassificationResult,
   DetectionResult,
@@ -21,7 +22,7 @@ import { unlessAborted } from '../core/abortable';
 import { boundedMap, splitBatch } from '../core/batch';
 import { resolveClasses } from '../core/class-filter';
 import { requireSupportedImage } from '../core/image-format';
-import { batchInput, modelInput } from '../core/tensor';
+import { batchInput, inputShape, modelInput } from '../core/tensor';
 import type { OutputMap } from '../core/tensor-types';
 import type { ImageSource } from '../core/image-source';
 import type { UploadTicket } from '../core/ports';
@@ -46,6 +47,9 @@ export type BatchItem = { ok: true; result: RecognitionResult } | { ok: false; e
 function itemError(e: unknown): RecognitionError {
   return e instanceof RecognitionError ? e : new InternalError('unexpected failure', {}, { cause: e });
 }
+
+/** A summary as answers show probabilities: 6 decimals. */
+const roundSummary = (s: Summary): Summary => ({ ...s, probability: Number(s.probability.toFixed(6)) });
 
 const imageInfo = (p: PreparedImage): ImageInfo => ({
   width: p.original.width,
@@ -310,36 +314,40 @@ export class RecognitionService {
    */
   readiness(): Readiness {
     for (const task of ['classification', 'detection'] as const) {
-      const id = this.defaultModel(task);
-      const spec = this.deps.manifest.models.find((m) => m.id === id);
-      if (!spec) return { ready: false, model: id, reason: 'not in the model manifest' };
-      const slot = this.slots.get(id);
-      if (slot?.failedAt !== undefined) {
-        return { ready: false, model: id, reason: `could not be loaded: ${slot.failure ?? 'unknown error'}` };
-      }
-      if (slot?.loaded !== true && !this.deps.files.isPresent(spec)) {
-        return { ready: false, model: id, reason: 'its model file is not installed' };
-      }
-      if (!this.preloaded.has(id)) continue;
-      if (slot?.loaded !== true) {
-        return {
-          ready: false,
-          model: id,
-          reason: 'still loading',
-          retryAfterSeconds: READY_RETRY_AFTER_SECONDS,
-        };
-      }
-      if (slot.warmFailure !== undefined && slot.warming === undefined) {
-        return { ready: false, model: id, reason: `its warm-up run failed: ${slot.warmFailure}` };
-      }
-      if (!slot.warmed) {
-        return {
-          ready: false,
-          model: id,
-          reason: 'warming up',
-          retryAfterSeconds: READY_RETRY_AFTER_SECONDS,
-        };
-      }
+      const state = this.modelReadiness(this.defaultModel(task));
+      if (!state.ready) return state;
+    }
+    return { ready: true };
+  }
+
+  /**
+   * One model's readiness, by the rule of {@link readiness}: a preloaded model once loaded and
+   * warmed, any other once its file is installed or it is loaded; never after a failed load.
+   */
+  modelReadiness(id: string): Readiness {
+    const spec = this.deps.manifest.models.find((m) => m.id === id);
+    if (!spec) return { ready: false, model: id, reason: 'not in the model manifest' };
+    const slot = this.slots.get(id);
+    if (slot?.failedAt !== undefined) {
+      return { ready: false, model: id, reason: `could not be loaded: ${slot.failure ?? 'unknown error'}` };
+    }
+    if (slot?.loaded !== true && !this.deps.files.isPresent(spec)) {
+      return { ready: false, model: id, reason: 'its model file is not installed' };
+    }
+    if (!this.preloaded.has(id)) return { ready: true };
+    if (slot?.loaded !== true) {
+      return {
+        ready: false,
+        model: id,
+        reason: 'still loading',
+        retryAfterSeconds: READY_RETRY_AFTER_SECONDS,
+      };
+    }
+    if (slot.warmFailure !== undefined && slot.warming === undefined) {
+      return { ready: false, model: id, reason: `its warm-up run failed: ${slot.warmFailure}` };
+    }
+    if (!slot.warmed) {
+      return { ready: false, model: id, reason: 'warming up', retryAfterSeconds: READY_RETRY_AFTER_SECONDS };
     }
     return { ready: true };
   }
@@ -572,7 +580,7 @@ export class RecognitionService {
 
   async classify(
     bytes: Uint8Array,
-    opts: Pick<RecognitionOptions, 'model' | 'topK' | 'minConfidence'>,
+    opts: Pick<RecognitionOptions, 'model' | 'topK' | 'minConfidence' | 'summaryThreshold'>,
     signal?: AbortSignal,
   ): Promise<ClassificationResult> {
     const spec = this.resolveModel('classification', opts.model);
@@ -604,17 +612,21 @@ export class RecognitionService {
     outputs: OutputMap,
     labels: Labels,
     image: ImageInfo,
-    opts: Pick<RecognitionOptions, 'topK' | 'minConfidence'>,
+    opts: Pick<RecognitionOptions, 'topK' | 'minConfidence' | 'summaryThreshold'>,
   ): Omit<ClassificationResult, 'timings'> {
     if (spec.postprocess.family !== 'classification') throw new Error('unreachable: validated manifest');
     const output = outputs[spec.outputs[0]?.name ?? ''];
     if (!output) throw new Error(`model '${spec.id}' returned no '${spec.outputs[0]?.name}'`);
-    const predictions = classifyOutput(output, spec.postprocess, labels, opts.topK, opts.minConfidence);
+    const probabilities = classProbabilities(output, spec.postprocess);
+    const predictions = rankClasses(probabilities, labels, opts.topK, opts.minConfidence);
+    const threshold = opts.summaryThreshold ?? OPTION_LIMITS.summaryThreshold.default;
+    const summary = labels.hierarchy && summarise(labels.hierarchy, probabilities, threshold);
     return {
       task: 'classification',
       model: spec.id,
       label: predictions[0]?.label ?? null,
       predictions,
+      ...(summary === undefined ? {} : { summary: summary && roundSummary(summary) }),
       image,
     };
   }
@@ -655,9 +667,14 @@ export class RecognitionService {
     if (spec.task !== 'detection') {
       throw new InvalidParameterError('classes', `'classes' is only available on /detector.`);
     }
+    return resolveClasses(opts.classes, (await this.labels(spec.id)).names);
+  }
+
+  /** A model's class names (and synsets): the loaded model's, else read from its label files. */
+  async labels(id: string): Promise<Labels> {
+    const spec = this.spec(id);
     const loaded = this.slots.get(spec.id);
-    const labels = loaded?.loaded ? (await loaded.ready).labels : await this.deps.files.labels(spec);
-    return resolveClasses(opts.classes, labels.names);
+    return loaded?.loaded ? (await loaded.ready).labels : this.deps.files.labels(spec);
   }
 
   /** Detection drawn on the photo (format=image). */
@@ -668,6 +685,50 @@ export class RecognitionService {
       result,
       jpeg: await unlessAborted(this.deps.decoder.annotate(bytes, result.detections), signal),
     };
+  }
+
+  /**
+   * The model run on a tensor the caller packed (the Open Inference Protocol's FP32 input): its raw
+   * outputs, through the model's queue like any request. `dims` must be the model's input shape
+   * with a batch of 1 to the manifest's `input.maxBatch`, and `data` exactly that many values;
+   * INVALID_PARAMETER 'inputs' otherwise.
+   */
+  async runTensor(
+    id: string,
+    data: Float32Array,
+    dims: readonly number[],
+    signal?: AbortSignal,
+  ): Promise<{ outputs: OutputMap; inferenceMs: number }> {
+    const spec = this.spec(id);
+    const expected = inputShape(spec);
+    const maxBatch = maxBatchOf(spec.input);
+    const shapeOk =
+      dims.length === expected.length &&
+      dims.every((d, i) => (i === 0 ? Number.isInteger(d) && d >= 1 && d <= maxBatch : d === expected[i]));
+    if (!shapeOk) {
+      const want = [`1..${maxBatch}`, ...expected.slice(1)].join(', ');
+      throw new InvalidParameterError(
+        'inputs',
+        `Model '${id}' takes ${spec.input.name} of shape [${want}]; got [${dims.join(', ')}].`,
+      );
+    }
+    const size = dims.reduce((a, d) => a * d, 1);
+    if (data.length !== size) {
+      throw new InvalidParameterError(
+        'inputs',
+        `Shape [${dims.join(', ')}] holds ${size} values; ${spec.input.name} has ${data.length}.`,
+      );
+    }
+    signal?.throwIfAborted();
+    const ready = await unlessAborted(this.acquire(spec), signal);
+    let inferenceMs = 0;
+    const outputs = await ready.queue.run(async () => {
+      const t = this.now();
+      const out = await ready.model.run(data, [...dims]);
+      inferenceMs = this.now() - t;
+      return out;
+    }, signal);
+    return { outputs, inferenceMs };
   }
 
   private async infer(spec: ModelSpec, bytes: Uint8Array, signal: AbortSignal | undefined) {

@@ -21,7 +21,8 @@ import type { ApiRequest, ApiResponse, JsonBody } from './api-types';
 import { STATUS_BY_CODE } from './error-status';
 import openapi from './openapi.json';
 import { readImageRequest, readUploadRequest } from './request-body';
-import { ROUTES } from './routes';
+import { matchRoute } from './routes';
+import { handleInferenceProtocol, v2ErrorResponse } from './v2/inference-protocol';
 
 export interface ApiSettings {
   maxImageBytes: number;
@@ -134,8 +135,17 @@ function timeLimit(req: ApiRequest, settings: ApiSettings): { signal: AbortSigna
   };
 }
 
-/** Routes that answer at once, without waiting for the start-up model loads. */
-const HEALTH_ROUTES = new Set(['/health', '/health/live', '/health/ready']);
+/** Routes that answer at once, without waiting for the start-up model loads (probes, metadata). */
+const HEALTH_ROUTES = new Set([
+  '/health',
+  '/health/live',
+  '/health/ready',
+  '/v2',
+  '/v2/health/live',
+  '/v2/health/ready',
+  '/v2/models/{model}',
+  '/v2/models/{model}/ready',
+]);
 
 /** How long a client should wait before retrying while the start-up model loads are under way. */
 const LOADING_RETRY_AFTER_SECONDS = 5;
@@ -179,6 +189,16 @@ async function waitForStartupLoads(
   );
 }
 
+/** A JSON answer over MAX_RESPONSE_BYTES (e.g. a detector's raw v2 outputs) is RESPONSE_TOO_LARGE. */
+function responseWithinLimit(response: ApiResponse, maxResponseBytes: number): ApiResponse {
+  if (Buffer.isBuffer(response.body)) return response;
+  const size = Buffer.byteLength(JSON.stringify(response.body));
+  if (size <= maxResponseBytes) return response;
+  throw new ResponseTooLargeError(
+    `The answer is ${size} bytes of JSON; answers are limited to ${maxResponseBytes} bytes. Ask for fewer outputs or send the photo (BYTES) instead of a tensor.`,
+  );
+}
+
 function corsHeaders(req: ApiRequest, allowed: readonly string[]): Record<string, string> {
   const origin = req.headers.origin;
   if (!origin || !(allowed.includes(origin) || allowed.includes('*'))) return {};
@@ -199,7 +219,8 @@ export async function handleApiRequest(
   envelope: { coldStart: boolean; ready?: Promise<unknown> },
 ): Promise<{ response: ApiResponse; outcome: RequestOutcome }> {
   const path = normalisePath(req.path);
-  const route = ROUTES.get(path);
+  const match = matchRoute(path);
+  const route = match?.route;
   const cors = corsHeaders(req, settings.corsAllowedOrigins);
   const done = (response: ApiResponse, outcome: Omit<RequestOutcome, 'route' | 'statusCode'> = {}) => {
     Object.assign(response.headers, cors);
@@ -208,7 +229,7 @@ export async function handleApiRequest(
   try {
     // Models load during init; the first requests wait for them instead of loading twice. The
     // health routes never wait: while the models load, ready answers 503 at once.
-    if (envelope.ready && !HEALTH_ROUTES.has(path))
+    if (envelope.ready && !HEALTH_ROUTES.has(route?.path ?? path))
       await waitForStartupLoads(envelope.ready, req.deadlineMs, service);
     if (!route)
       throw new NotFoundError(`No route ${path}. Try POST /classifier, POST /detector or GET /models.`);
@@ -224,6 +245,19 @@ export async function handleApiRequest(
       return done({ statusCode: 204, headers: preflight, body: Buffer.alloc(0) });
     }
     if (req.method !== route.method) throw new MethodNotAllowedError(req.method, [route.method]);
+
+    if (match.route.protocol === 'v2') {
+      const limit = timeLimit(req, settings);
+      const work = handleInferenceProtocol(
+        service,
+        match,
+        req,
+        { maxImageBytes: settings.maxImageBytes, maxImages: settings.maxBatchImages },
+        limit.signal,
+      );
+      const response = await unlessAborted(work, limit.signal).finally(limit.clear);
+      return done(responseWithinLimit(response, settings.maxResponseBytes));
+    }
 
     if (path === '/models') {
       return done(json(200, { models: service.models(), defaults: service.defaultsStatus() }));
@@ -326,6 +360,10 @@ export async function handleApiRequest(
     );
   } catch (e) {
     const error = isRecognitionError(e) ? e : new InternalError('unexpected failure', {}, { cause: e });
-    return done(errorResponse(error, req.requestId), { errorCode: error.code, error: e });
+    const response =
+      route?.protocol === 'v2' || path.startsWith('/v2/')
+        ? v2ErrorResponse(error, req.requestId)
+        : errorResponse(error, req.requestId);
+    return done(response, { errorCode: error.code, error: e });
   }
 }
