@@ -178,13 +178,16 @@ export async function packageLambda(opts: PackageOptions = {}): Promise<PackageR
     logLevel: 'warning',
   });
 
-  // 2. Manifest and label files (the .onnx files live in /opt/models or come from S3).
+  // 2. The manifest and every file its labels name (names, synsets, hierarchy); the .onnx files
+  // live in /opt/models or come from S3.
   const modelsOut = path.join(outDir, 'models');
   mkdirSync(modelsOut);
-  for (const file of readdirSync(path.join(repoRoot, 'models'))) {
-    if (file === 'manifest.json' || file.endsWith('.txt')) {
-      copyFileSync(path.join(repoRoot, 'models', file), path.join(modelsOut, file));
-    }
+  const manifest = readJson(path.join(repoRoot, 'models', 'manifest.json')) as {
+    models: { labels: Record<string, string | undefined> }[];
+  };
+  const labelFiles = new Set(manifest.models.flatMap((m) => Object.values(m.labels).filter(Boolean)));
+  for (const file of ['manifest.json', ...labelFiles] as string[]) {
+    copyFileSync(path.join(repoRoot, 'models', file), path.join(modelsOut, file));
   }
 
   // 3. package.json with the two native dependencies, pinned as in the root package.json.

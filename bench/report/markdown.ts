@@ -254,7 +254,7 @@ function warmUp(r: BenchResults): string {
   return [
     '## 4c. First request with and without the start-up warm-up',
     '',
-    `Per model, fresh processes as in section 4–5 (Lambda handler, dog.jpg, allocator settings on) with \`WARM_UP=1\` (on: init runs each preloaded model once on a gray image) and \`WARM_UP=0\` (off), interleaved over ${w.rounds} rounds (on, off, then off, on). init = config, service, session creation and the warm-up run when on; first request = the handler's first answer (wall, child clock); steady = median of the requests that followed in the same process; inference = the service's own \`timings.inferenceMs\`. decode / pre / post = the service's other stages of the same requests. Medians over the rounds, ms; ratios are medians of the per-round ratios.`,
+    `Per model, fresh processes as in section 4–5 (Lambda handler, dog.jpg, allocator settings on) with \`WARM_UP=1\` (on: init runs each preloaded model once on a small gray JPEG, decoded, packed and postprocessed) and \`WARM_UP=0\` (off), interleaved over ${w.rounds} rounds (on, off, then off, on). init = config, service, session creation and the warm-up run when on; first request = the handler's first answer (wall, child clock); steady = median of the requests that followed in the same process; inference = the service's own \`timings.inferenceMs\`. decode / pre / post = the service's other stages of the same requests. Medians over the rounds, ms; ratios are medians of the per-round ratios.`,
     '',
     table(
       [

@@ -96,6 +96,11 @@ test('POST /classifier answers dog.jpg with a husky-family label', () => {
   expect(classified?.statusCode).toBe(200);
   expect(body(classified).model).toBe('mobilenetv2-12-int8');
   expect(MALAMUTE_FAMILY).toContain(body(classified).label);
+  // The WordNet hierarchy ships with the labels: the summary works in the image too.
+  expect(body(classified).summary).toMatchObject({
+    label: 'sled dog',
+    path: expect.arrayContaining(['dog']),
+  });
 });
 
 test('format=image draws its boxes with libvips untrusted loaders blocked, as the image runs', () => {

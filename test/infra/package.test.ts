@@ -75,9 +75,11 @@ describe('npm run package (the image’s /var/task)', () => {
     expect(bins).toContain('napi-v6/linux/x64/onnxruntime_binding.node');
   });
 
-  test('models/ has the manifest and label files but no model weights', () => {
+  test('models/ has the manifest and every file its labels name (the WordNet hierarchy too), but no model weights', () => {
     const files = readdirSync(path.join(pkg, 'models'));
-    expect(files).toContain('manifest.json');
-    expect(files.filter((f) => !f.endsWith('.txt') && f !== 'manifest.json')).toEqual([]);
+    expect(files).toEqual(
+      expect.arrayContaining(['manifest.json', 'imagenet_synsets.txt', 'imagenet-hierarchy.json']),
+    );
+    expect(files.filter((f) => !/\.(txt|json)$/.test(f))).toEqual([]);
   });
 });

@@ -26,6 +26,7 @@ import { batchInput, inputShape, modelInput } from '../core/tensor';
 import type { OutputMap } from '../core/tensor-types';
 import type { ImageSource } from '../core/image-source';
 import type { UploadTicket } from '../core/ports';
+import { WARM_UP_JPEG } from './warm-up-image';
 import { DefaultModels, type DefaultState, type DefaultStatus } from './default-models';
 import { type ByteBudget, ImageSources } from './image-sources';
 import { recognizeSources } from './recognize-sources';
@@ -256,9 +257,10 @@ export class RecognitionService {
   }
 
   /**
-   * Loads each model and runs it once, through its queue, on a uniform gray image at the
-   * manifest's input size (packed straight into a tensor: no decoder involved), so the session's
-   * first-run cost (allocations, kernel selection) is paid here rather than by the first request.
+   * Loads each model and runs it once, through its queue, on a tiny gray JPEG ({@link WARM_UP_JPEG})
+   * taken through the decoder, the packing and the postprocessing, so the first-run costs of each
+   * (the session's allocations and kernel selection, the decoder's set-up) are paid here rather than
+   * by the first request.
    * A model already warmed is not run again; concurrent callers share one run.
    */
   async warmUp(ids: readonly string[]): Promise<{ id: string; ok: boolean; error?: string }[]> {
@@ -283,10 +285,14 @@ export class RecognitionService {
       return;
     }
     slot.warming ??= (async () => {
-      const { width, height } = spec.input;
-      const gray = new Uint8Array(width * height * 3).fill(128);
-      const { data, dims } = modelInput({ rgb: gray, width, height }, spec);
-      await ready.queue.run(() => ready.model.run(data, dims));
+      // The whole path a request takes: decode, pack, run, postprocess (answer discarded).
+      const prepared = await this.deps.decoder.prepare(WARM_UP_JPEG, spec);
+      const { data, dims } = modelInput(prepared, spec);
+      const outputs = await ready.queue.run(() => ready.model.run(data, dims));
+      const image = imageInfo(prepared);
+      if (spec.task === 'classification')
+        this.classification(spec, outputs, ready.labels, image, { topK: 1 });
+      else this.detection(spec, outputs, ready.labels, prepared, image, {}, undefined);
       slot.warmed = true;
       slot.warmFailure = undefined;
     })()
