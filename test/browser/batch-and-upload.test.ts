@@ -6,12 +6,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import { createServer, request as httpRequest, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { HeadObjectCommand, PutBucketCorsCommand } from '@aws-sdk/client-s3';
-import { chromium, type Browser, type Page, type Request } from 'playwright-core';
+import type { Browser, Page, Request } from 'playwright-core';
+import { launchChromium } from '../support/chromium';
 import sharp from 'sharp';
 import { CONTENT_SECURITY_POLICY, startLocalServer, type LocalServer } from '../../local/server';
 import { FIXTURE_IMAGES as IMAGES, MALAMUTE_FAMILY, smallModelEnv } from '../support/fixtures';
@@ -27,23 +26,13 @@ jest.setTimeout(90_000);
 
 const ARTIFACTS = path.resolve(__dirname, '../../test-artifacts/browser');
 const BUCKET = 'page-uploads';
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-dev-shm-usage',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-quic',
-];
-
 let dir: string;
 let s3: LocalS3;
-/** In front of s3rver: checks every signed request's SigV4 signature as S3 does. */
+/**
+ * In front of s3rver: checks every signed request's SigV4 signature as S3 does (CORS preflights
+ * pass unsigned, as S3 answers them); the endpoint the server presigns for and the page PUTs to.
+ */
 let gate: SigV4Gate;
-/** The upload endpoint the server presigns for and the page PUTs to (see s3Front). */
-let front: { endpoint: string; server: Server };
 /** With an upload bucket on the local S3 server. */
 let withUploads: LocalServer;
 /** Without one: POST /uploads answers 501 UPLOADS_UNAVAILABLE. */
@@ -60,7 +49,6 @@ beforeAll(async () => {
   useS3rverEnv();
   s3 = await startLocalS3(path.join(dir, 's3'), BUCKET);
   gate = await startSigV4Gate(s3.port);
-  front = await s3Front(s3.port, gate.port);
   const quiet = { POWERTOOLS_LOG_LEVEL: 'WARN', POWERTOOLS_METRICS_DISABLED: 'true' };
   const env = smallModelEnv(quiet);
   delete env.UPLOAD_BUCKET;
@@ -69,10 +57,10 @@ beforeAll(async () => {
     startLocalServer({
       port: 0,
       host: '127.0.0.1',
-      env: { ...env, UPLOAD_BUCKET: BUCKET, UPLOAD_S3_ENDPOINT: front.endpoint },
+      env: { ...env, UPLOAD_BUCKET: BUCKET, UPLOAD_S3_ENDPOINT: gate.endpoint },
     }),
     startLocalServer({ port: 0, host: '127.0.0.1', env }),
-    chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS }),
+    launchChromium(),
   ]);
   // The deployed upload bucket's rule (lib/upload-bucket.ts): PUT from the page's origin only, with
   // the two headers the signature binds.
@@ -97,8 +85,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser.close();
   await Promise.all([withUploads.close(), withoutUploads.close()]);
-  front.server.closeAllConnections();
-  await new Promise((resolve) => front.server.close(resolve));
   await gate.close();
   await s3.close();
   fs.rmSync(dir, { recursive: true, force: true });
@@ -110,35 +96,6 @@ afterEach(async () => {
   problems = [];
   expect(found).toEqual([]);
 });
-
-/**
- * S3 as a browser meets it: a CORS preflight (OPTIONS, unsigned, though its URL carries the PUT's
- * query signature) is answered from the bucket's CORS rules before any authentication, so it goes
- * straight to s3rver; every other request goes through the SigV4 gate, which checks its signature
- * (the gate alone would refuse the preflight, whose method is not the signed one). Headers pass
- * unchanged, so the signed Host is this server's.
- */
-async function s3Front(s3Port: number, gatePort: number): Promise<{ endpoint: string; server: Server }> {
-  const server = createServer((req, res) => {
-    const upstream = httpRequest(
-      {
-        host: '127.0.0.1',
-        port: req.method === 'OPTIONS' ? s3Port : gatePort,
-        method: req.method,
-        path: req.url,
-        headers: req.headers,
-      },
-      (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-      },
-    );
-    upstream.on('error', () => res.destroy());
-    req.pipe(upstream);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
-}
 
 /** The page of `server`, with its model list loaded; `expected` statuses may be logged as errors. */
 async function openPage(server: LocalServer, expected: number[] = []): Promise<Page> {
@@ -318,7 +275,7 @@ test('a photo the browser cannot make small enough (a 12 MB TIFF) goes through P
   const page = await openPage(withUploads);
   const policy = (await page.request.get(withUploads.url + '/')).headers()['content-security-policy'];
   expect(policy).toBe(
-    CONTENT_SECURITY_POLICY.replace("connect-src 'self'", `connect-src 'self' ${front.endpoint}`),
+    CONTENT_SECURITY_POLICY.replace("connect-src 'self'", `connect-src 'self' ${gate.endpoint}`),
   );
 
   const requests: Request[] = [];
@@ -342,7 +299,7 @@ test('a photo the browser cannot make small enough (a 12 MB TIFF) goes through P
   const steps = requests
     .filter((r) => r.method() !== 'GET' && r.method() !== 'OPTIONS')
     .map(
-      (r) => `${r.method()} ${new URL(r.url()).origin === front.endpoint ? 'S3' : new URL(r.url()).pathname}`,
+      (r) => `${r.method()} ${new URL(r.url()).origin === gate.endpoint ? 'S3' : new URL(r.url()).pathname}`,
     );
   expect(steps).toEqual(['POST /uploads', 'PUT S3', 'POST /classifier']);
   const ticketRequest = requests.find((r) => isPost(r, 'uploads'))!;

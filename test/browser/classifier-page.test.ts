@@ -6,7 +6,8 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium, type Browser, type BrowserContextOptions, type Page, type Request } from 'playwright-core';
+import type { Browser, BrowserContextOptions, Page, Request } from 'playwright-core';
+import { launchChromium } from '../support/chromium';
 import sharp from 'sharp';
 import { startLocalServer, type LocalServer } from '../../local/server';
 import { EMBEDDED_MODELS as MODELS, FIXTURE_IMAGES as IMAGES, MALAMUTE_FAMILY } from '../support/fixtures';
@@ -15,17 +16,6 @@ jest.setTimeout(60_000);
 
 const ARTIFACTS = path.resolve(__dirname, '../../test-artifacts/browser');
 const DOG = path.join(IMAGES, 'dog.jpg');
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-dev-shm-usage',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-quic',
-];
-
 let server: LocalServer;
 let browser: Browser;
 /** Console messages of every page, checked for CSP violations and script errors after each test. */
@@ -48,7 +38,7 @@ beforeAll(async () => {
         PRELOAD_MODELS: '',
       },
     }),
-    chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS }),
+    launchChromium(),
   ]);
 });
 

@@ -9,6 +9,7 @@ import { SharpImageDecoder } from '../../lambda/src/adapters/sharp-decoder';
 import { softmax } from '../../lambda/src/core/classification';
 import { modelInput } from '../../lambda/src/core/tensor';
 import { loadConfig } from '../../lambda/src/adapters/config';
+import { createLambdaHandler } from '../../lambda/src/transports/lambda-handler';
 import { startLocalServer, type LocalServer } from '../../local/server';
 import { photo, smallModelEnv } from '../support/fixtures';
 import { conformsToProtocol, type ProtocolShape } from '../support/inference-protocol';
@@ -383,5 +384,40 @@ describe('errors: the protocol’s {"error"} with a stable code and the right st
       outputs: [{ name: 'probabilities', parameters: { classification: 1 } }],
     });
     expect((output(r.body, 'probabilities').data as string[])[0]).toMatch(/Alaskan Malamute/);
+  });
+});
+
+describe('through API Gateway (the Lambda handler, proxy events as the REST API sends them)', () => {
+  it('a binary-extension request (base64 event body, mixed-case headers, /v2/models/{model}/infer resource) answers as over HTTP', async () => {
+    const handler = createLambdaHandler(server.service, server.config);
+    const dog = photo('dog.jpg');
+    const header = Buffer.from(
+      JSON.stringify({
+        inputs: [
+          { name: 'image', shape: [1], datatype: 'BYTES', parameters: { binary_data_size: dog.length + 4 } },
+        ],
+        outputs: [{ name: 'probabilities', parameters: { classification: 1 } }],
+      }),
+    );
+    const length = Buffer.alloc(4);
+    length.writeUInt32LE(dog.length);
+    const result = (await handler({
+      httpMethod: 'POST',
+      path: `/v2/models/${CLASSIFIER}/infer`,
+      resource: '/v2/models/{model}/infer',
+      pathParameters: { model: CLASSIFIER },
+      headers: {
+        'Content-Type': 'application/octet-stream',
+        'Inference-Header-Content-Length': String(header.length),
+      },
+      queryStringParameters: null,
+      body: Buffer.concat([header, length, dog]).toString('base64'),
+      isBase64Encoded: true,
+      requestContext: { requestId: 'v2-event' },
+    } as never)) as { statusCode: number; body: string };
+    expect(result.statusCode).toBe(200);
+    const answer = JSON.parse(result.body) as Record<string, any>;
+    expect(conformsToProtocol('inferenceResponse', answer)).toEqual([]);
+    expect(output(answer, 'probabilities').data[0]).toMatch(/^0\.\d{6}:249:Alaskan Malamute$/);
   });
 });

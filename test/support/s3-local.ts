@@ -286,7 +286,12 @@ export async function startSigV4Gate(
     let auth: GateRequest['auth'] = 'anonymous';
     let verdict: GateRequest['verdict'] = 'ok';
     let signedHeaders: string[] = [];
-    if (query.has('X-Amz-Signature')) {
+    // A CORS preflight is never signed, though its URL may carry a PUT's query signature: S3
+    // answers it from the bucket's CORS rules before any authentication, and so does the gate.
+    const preflight = method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined;
+    if (preflight) {
+      // anonymous, ok
+    } else if (query.has('X-Amz-Signature')) {
       auth = 'presigned';
       signedHeaders = (query.get('X-Amz-SignedHeaders') ?? '').split(';').filter(Boolean);
       const [accessKeyId, ...scope] = (query.get('X-Amz-Credential') ?? '').split('/');

@@ -5,10 +5,11 @@
 import { boundedMap, splitBatch } from '../../lambda/src/core/batch';
 import { softmax } from '../../lambda/src/core/classification';
 import { planResize } from '../../lambda/src/core/geometry';
-import { maxBatchOf, type ModelSpec, type YoloHeadsPostprocess } from '../../lambda/src/core/manifest';
+import { maxBatchOf, type ModelSpec } from '../../lambda/src/core/manifest';
 import { classifyOutput, detectOutput } from '../../lambda/src/core/postprocess';
 import { batchInput, modelInput, packTensor, packTensorInto } from '../../lambda/src/core/tensor';
 import type { OutputMap } from '../../lambda/src/core/tensor-types';
+import { TINY_HEAD } from '../support/tiny-yolo-head';
 
 const RAW = {
   scale: 1,
@@ -131,20 +132,7 @@ describe('splitBatch: a batched run back into per-image outputs', () => {
 
   it('detection per image: each slice decodes to the boxes of that image alone', () => {
     // One stride-32 head on a 64×64 input, G = 2, one anchor, two classes → [n,2,2,1,7].
-    const post: YoloHeadsPostprocess = {
-      family: 'yolo-heads',
-      headLayout: 'grid-anchor-attrs',
-      scoresActivated: true,
-      multiLabel: false,
-      heads: [{ output: 'h', stride: 32, anchors: [[32, 16]], scaleXY: 1 }],
-      scoreThreshold: 0.25,
-      iouThreshold: 0.5,
-      classAgnosticNms: false,
-      maxDetections: 10,
-    };
-    const input = { width: 64, height: 64 };
-    const labels = { names: ['cat', 'dog'], synsets: null };
-    const opts = { scoreThreshold: 0.25, iouThreshold: 0.5, maxDetections: 10 };
+    const { post, input, labels, opts } = TINY_HEAD;
     const cell = (gy: number, gx: number, v: number[]) => {
       const d = new Float32Array(2 * 2 * 7);
       d.set(v, (gy * 2 + gx) * 7);

@@ -1,22 +1,9 @@
 import { planResize } from '../../lambda/src/core/geometry';
-import type { YoloHeadsPostprocess } from '../../lambda/src/core/manifest';
 import { classifyOutput, detectOutput } from '../../lambda/src/core/postprocess';
+import { TINY_HEAD } from '../support/tiny-yolo-head';
 
 // One stride-32 head on a 64×64 input: G = 2, one anchor, two classes → [1,2,2,1,7].
-const post: YoloHeadsPostprocess = {
-  family: 'yolo-heads',
-  headLayout: 'grid-anchor-attrs',
-  scoresActivated: true,
-  multiLabel: false,
-  heads: [{ output: 'h', stride: 32, anchors: [[32, 16]], scaleXY: 1 }],
-  scoreThreshold: 0.25,
-  iouThreshold: 0.5,
-  classAgnosticNms: false,
-  maxDetections: 10,
-};
-const input = { width: 64, height: 64 };
-const labels = { names: ['cat', 'dog'], synsets: null };
-const opts = { scoreThreshold: 0.25, iouThreshold: 0.5, maxDetections: 10 };
+const { post, input, labels, opts } = TINY_HEAD;
 
 function head(cells: { gy: number; gx: number; v: number[] }[]) {
   const data = new Float32Array(2 * 2 * 7);
