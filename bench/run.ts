@@ -25,6 +25,7 @@ import { log } from './lib/log';
 import { machineInfo, startLoadSampler, versions } from './lib/machine';
 import { countMacs } from './lib/macs';
 import { BENCH_CACHE, benchModels, FIXTURE_IMAGES, quantizedYolov4, rewrittenYolov4 } from './lib/models';
+import { startServerChild } from './lib/server-child';
 import { benchEnv, writeBenchManifest } from './lib/service-env';
 import type { BenchResults, BenchSettings } from './lib/types';
 import { renderMarkdown } from './report/markdown';
@@ -36,7 +37,7 @@ import { runE2e } from './sections/e2e';
 import { runPackagedColdStart } from './sections/packaged-cold-start';
 import { floorRows, measureGemm, peakModel } from './sections/floor';
 import { bareMedian, runInference } from './sections/inference';
-import { lambdaSizing } from './sections/lambda-sizing';
+import { lambdaCost, lambdaSizing } from './sections/lambda-sizing';
 import { runMish } from './sections/mish';
 import { ensureBenchModels } from './standins/make-bench-models';
 
@@ -175,28 +176,35 @@ async function main() {
         results.e2e?.find((r) => r.model === id && r.via === 'handler' && r.image === dog.name)?.stages
           .inferenceMs ?? null;
       if (has('concurrency')) {
-        results.concurrency = await runConcurrency(
-          server.url,
-          [
-            {
-              id: 'resnet50-v1-12',
-              path: '/classifier',
-              bareMs: serviceInference('resnet50-v1-12') ?? latency('resnet50', t),
-            },
-            ...(args.quick
-              ? []
-              : [
-                  {
-                    id: 'yolov4-mish-rewrite',
-                    path: '/detector',
-                    bareMs: serviceInference('yolov4-mish-rewrite') ?? latency('yolov4-mish', t),
-                  },
-                ]),
-          ],
-          dog,
-          settings.concurrency,
-          settings.concurrencyDurationS,
-        );
+        // The server in a process of its own: its CPU time, read from /proc, is the server's alone
+        // (autocannon shares the 2 vCPUs but not the process).
+        const alone = await startServerChild(benchEnv(manifest));
+        try {
+          results.concurrency = await runConcurrency(
+            { url: alone.url, cpuMs: alone.cpuMs, maxQueuePerModel: server.config.maxQueuePerModel },
+            [
+              {
+                id: 'resnet50-v1-12',
+                path: '/classifier',
+                bareMs: serviceInference('resnet50-v1-12') ?? latency('resnet50', t),
+              },
+              ...(args.quick
+                ? []
+                : [
+                    {
+                      id: 'yolov4-mish-rewrite',
+                      path: '/detector',
+                      bareMs: serviceInference('yolov4-mish-rewrite') ?? latency('yolov4-mish', t),
+                    },
+                  ]),
+            ],
+            dog,
+            settings.concurrency,
+            settings.concurrencyDurationS,
+          );
+        } finally {
+          await alone.close();
+        }
       }
     } finally {
       await server.close();
@@ -330,6 +338,14 @@ async function main() {
       latency,
       fastest,
     );
+    // The rest of a request (decode, pre/post, handler) from the end-to-end run of the same
+    // pipeline: ResNet-50's for both ResNet-50s, YOLOv4's for every YOLOv4.
+    const restMs = (model: string) => {
+      const id = model.startsWith('resnet50') ? 'resnet50-v1-12' : 'yolov4';
+      const row = results.e2e?.find((r) => r.model === id && r.via === 'handler' && r.image === dog.name);
+      return row ? Math.max(0, row.client.median - row.stages.inferenceMs) : null;
+    };
+    results.lambdaCost = lambdaCost(results.lambda, restMs);
   }
 
   results.load.during = stopLoad();

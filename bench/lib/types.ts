@@ -5,7 +5,7 @@ import type { ConcurrencyRow } from '../sections/concurrency';
 import type { E2eRow } from '../sections/e2e';
 import type { FloorRow, GemmPeak, PeakModel } from '../sections/floor';
 import type { InferenceRow } from '../sections/inference';
-import type { SizingRow } from '../sections/lambda-sizing';
+import type { CostRow, SizingRow } from '../sections/lambda-sizing';
 import type { MishResult } from '../sections/mish';
 import type { PackagedColdStartRow } from '../sections/packaged-cold-start';
 import type { MachineInfo, Versions } from './machine';
@@ -51,4 +51,5 @@ export interface BenchResults {
   baselines?: BaselinesResult;
   floor?: { peak: PeakModel; gemm: GemmPeak[]; macs: Record<string, number>; rows: FloorRow[] };
   lambda?: SizingRow[];
+  lambdaCost?: CostRow[];
 }

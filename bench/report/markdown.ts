@@ -1,3 +1,4 @@
+import { LAMBDA_X86_PRICE } from '../sections/lambda-sizing';
 import type { BenchResults } from '../lib/types';
 
 const f = (v: number | null | undefined, digits = 1): string =>
@@ -165,6 +166,8 @@ function concurrency(r: BenchResults): string {
   return [
     '## 3. Concurrency (local server, autocannon, raw JPEG body: dog.jpg)',
     '',
+    "The server runs in a process of its own; server CPU ms/request = its user + system time over all its threads (onnxruntime's included, from /proc/<pid>/stat) divided by the requests answered, so the load generator's CPU is not in it (it still shares the 2 vCPUs). CPU vs 1 = that per-request CPU over the same at 1 connection (1.0: no contention overhead). Queue bound = min(connections, MAX_QUEUE_PER_MODEL + 1) × p50 at 1 connection: what p99 may be when requests only wait in the model's queue.",
+    '',
     table(
       [
         'model',
@@ -176,6 +179,9 @@ function concurrency(r: BenchResults): string {
         'errors',
         'inference-only req/s',
         'efficiency',
+        'server CPU ms/request',
+        'CPU vs 1',
+        'queue bound ms',
       ],
       r.concurrency.map((x) => [
         x.model,
@@ -187,6 +193,9 @@ function concurrency(r: BenchResults): string {
         x.errors,
         f(x.inferenceOnlyRps, 2),
         f(x.efficiency, 2),
+        f(x.serverCpuMsPerRequest, 1),
+        f(x.cpuVsOneConnection, 2),
+        f(x.queueBoundMs, 0),
       ]),
     ),
   ].join('\n');
@@ -364,6 +373,35 @@ function lambda(r: BenchResults): string {
         f(row.vcpus, 2),
         row.threads,
         ...row.latency.map((l) => (l.source === 'extrapolated' ? `*${f(l.ms)}*` : f(l.ms))),
+      ]),
+    ),
+    lambdaCostTable(r),
+  ].join('\n');
+}
+
+function lambdaCostTable(r: BenchResults): string {
+  const rows = r.lambdaCost;
+  if (!rows?.length) return '';
+  const p = LAMBDA_X86_PRICE;
+  const models = rows[0]?.costs.map((c) => c.model) ?? [];
+  return [
+    '',
+    '### 8b. What a million requests cost',
+    '',
+    `Billed duration = the inference latency above + the rest of a request as measured end to end through the handler on dog.jpg (section 2: decode, pre/postprocessing; the same for every size, since it runs on one thread), rounded up to the ms. GB-seconds = memory/1024 × seconds. Price: x86, ${p.region}, first tier, $${p.perGbSecond} per GB-second + $${p.perMillionRequests} per million requests (aws.amazon.com/lambda/pricing, checked ${p.checked}); no free tier, no API Gateway or CloudFront charges. *Italic* = from an extrapolated latency.`,
+    '',
+    table(
+      ['memory MB', 'threads', ...models.flatMap((m) => [`${m} ms`, `${m} $/M`])],
+      rows.map((row) => [
+        row.memoryMb,
+        row.threads,
+        ...row.costs.flatMap((c) => {
+          const mark = (v: string) => (c.source === 'extrapolated' ? `*${v}*` : v);
+          return [
+            mark(f(c.durationMs)),
+            mark(c.dollarsPerMillion === null ? '–' : f(c.dollarsPerMillion, 2)),
+          ];
+        }),
       ]),
     ),
   ].join('\n');

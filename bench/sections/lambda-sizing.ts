@@ -41,3 +41,63 @@ export function lambdaSizing(
     };
   });
 }
+
+/**
+ * Lambda's published x86 price (us-east-1, first tier: up to 6 billion GB-seconds a month), as
+ * aws.amazon.com/lambda/pricing and AWS's "How AWS Pricing Works" state it, checked 2026-12-05.
+ * Billed memory is MB / 1024 GB; duration is rounded up to the millisecond.
+ */
+export const LAMBDA_X86_PRICE = {
+  checked: '2026-12-05',
+  region: 'us-east-1',
+  perGbSecond: 0.0000166667,
+  perMillionRequests: 0.2,
+} as const;
+
+export interface CostRow {
+  memoryMb: number;
+  threads: number;
+  costs: {
+    model: string;
+    /** Billed duration: inference at this size plus the measured rest of the request (decode, pre/post). */
+    durationMs: number | null;
+    source: SizingRow['latency'][number]['source'];
+    gbSeconds: number | null;
+    dollarsPerMillion: number | null;
+  }[];
+}
+
+/**
+ * (8b) What a million requests cost at each size: the sizing latency (measured or extrapolated
+ * inference) plus `restMs(model)`, the rest of a request as measured end to end on this machine
+ * (decode, preprocessing, postprocessing and the handler: single-threaded work that does not shrink
+ * with more vCPUs), billed at {@link LAMBDA_X86_PRICE}.
+ */
+export function lambdaCost(rows: readonly SizingRow[], restMs: (model: string) => number | null): CostRow[] {
+  const price = LAMBDA_X86_PRICE;
+  return rows.map((row) => ({
+    memoryMb: row.memoryMb,
+    threads: row.threads,
+    costs: row.latency.map((l) => {
+      const rest = restMs(l.model);
+      if (l.ms === null || rest === null) {
+        return {
+          model: l.model,
+          durationMs: null,
+          source: l.source,
+          gbSeconds: null,
+          dollarsPerMillion: null,
+        };
+      }
+      const durationMs = Math.ceil(l.ms + rest);
+      const gbSeconds = (row.memoryMb / 1024) * (durationMs / 1000);
+      return {
+        model: l.model,
+        durationMs,
+        source: l.source,
+        gbSeconds,
+        dollarsPerMillion: gbSeconds * 1e6 * price.perGbSecond + price.perMillionRequests,
+      };
+    }),
+  }));
+}
