@@ -11,6 +11,7 @@ import { isSrgbEquivalentProfile } from '../core/icc-profile';
 import type { ModelSpec } from '../core/manifest';
 import type { ImageDecoder, PreparedImage } from '../core/ports';
 import type { Detection } from '../core/results';
+import { readJpegHeader } from './jpeg-header';
 
 export interface SharpDecoderOptions {
   /** Decoded pixel cap: a 100000×100000 header is refused before any pixel is decoded. */
@@ -19,6 +20,22 @@ export interface SharpDecoderOptions {
   maxAspectRatio?: number;
   /** The annotated photo (format=image) is scaled down to this longest side. */
   annotatedMaxSide?: number;
+  /**
+   * Read a JPEG's size, orientation and ICC profile in JavaScript (./jpeg-header.ts) rather than
+   * through sharp's metadata(), falling back to metadata() for anything unusual or refused. Default
+   * true; false is the path before (the tests and the bench compare the two).
+   */
+  readJpegHeaders?: boolean;
+}
+
+/** What probe() tells prepare() and annotate(). */
+export interface ProbedImage {
+  format: string;
+  /** Size after EXIF orientation. */
+  width: number;
+  height: number;
+  /** Whether decoding runs the embedded profile through lcms. */
+  applyIcc: boolean;
 }
 
 // Every request brings a new image: libvips' operation cache would only hold memory.
@@ -41,13 +58,34 @@ function decodeError(e: unknown, maxPixels: number): Error {
 }
 
 /**
+ * isSrgbEquivalentProfile() samples three tone curves: 0.4–0.9 ms on the event loop per photo
+ * (docs/performance.md, "Decoding: before and after"). Photos share a handful of profiles (most
+ * cameras and phones embed the same 3 KB sRGB one), so the answers for the last few are kept.
+ */
+const MAX_REMEMBERED_PROFILES = 32;
+const MAX_REMEMBERED_PROFILE_BYTES = 16 * 1024;
+const rememberedProfiles = new Map<string, boolean>();
+
+/**
  * Whether decoding must run the embedded profile through lcms. For an sRGB profile the transform
  * leaves every pixel as it was yet costs about half of prepare() (docs/performance.md, "Embedded sRGB
  * profiles"), and the ImageNet/COCO training pipelines (PIL) ignore ICC profiles anyway. Wide-gamut
  * (Display P3, Adobe RGB), CMYK and unparsable profiles keep the transform so their colours stay right.
  */
 function needsIccTransform(icc: Buffer | undefined): boolean {
-  return icc !== undefined && !isSrgbEquivalentProfile(icc);
+  if (icc === undefined) return false;
+  if (icc.length > MAX_REMEMBERED_PROFILE_BYTES) return !isSrgbEquivalentProfile(icc);
+  // Keyed by the profile's bytes themselves, so a hit is the same answer for the same input.
+  const key = icc.toString('latin1');
+  let srgb = rememberedProfiles.get(key);
+  if (srgb === undefined) {
+    srgb = isSrgbEquivalentProfile(icc);
+    if (rememberedProfiles.size >= MAX_REMEMBERED_PROFILES) {
+      rememberedProfiles.delete(rememberedProfiles.keys().next().value as string);
+    }
+    rememberedProfiles.set(key, srgb);
+  }
+  return !srgb;
 }
 
 /**
@@ -62,9 +100,11 @@ sharp.unblock({ operation: ['VipsForeignLoadSvgBuffer'] });
 
 export class SharpImageDecoder implements ImageDecoder {
   private readonly maxAspectRatio: number;
+  private readonly readJpegHeaders: boolean;
 
   constructor(private readonly options: SharpDecoderOptions) {
     this.maxAspectRatio = options.maxAspectRatio ?? 50;
+    this.readJpegHeaders = options.readJpegHeaders ?? true;
   }
 
   /** `applyIcc: false` skips the embedded-profile transform (see {@link needsIccTransform}). */
@@ -77,11 +117,26 @@ export class SharpImageDecoder implements ImageDecoder {
     });
   }
 
+  /**
+   * A JPEG whose header ./jpeg-header.ts reads and that no limit refuses, without asking sharp; null
+   * sends everything else (other formats, odd headers, refusals and their errors) through metadata().
+   */
+  private probeJpegHeader(bytes: Uint8Array): ProbedImage | null {
+    if (!this.readJpegHeaders) return null;
+    const header = readJpegHeader(bytes);
+    if (header === null) return null;
+    const [width, height] =
+      header.orientation >= 5 ? [header.height, header.width] : [header.width, header.height];
+    if (width * height > this.options.maxPixels) return null;
+    if (Math.max(width, height) / Math.min(width, height) > this.maxAspectRatio) return null;
+    return { format: 'jpeg', width, height, applyIcc: needsIccTransform(header.icc) };
+  }
+
   /** Format, oriented size and whether to apply the embedded ICC profile, from the header alone. */
-  async probe(
-    bytes: Uint8Array,
-  ): Promise<{ format: string; width: number; height: number; applyIcc: boolean }> {
+  async probe(bytes: Uint8Array): Promise<ProbedImage> {
     if (bytes.length === 0) throw new InvalidRequestError('The request has no image: the body is empty.');
+    const fromHeader = this.probeJpegHeader(bytes);
+    if (fromHeader !== null) return fromHeader;
     let meta: sharp.Metadata;
     try {
       meta = await this.input(bytes).metadata();
