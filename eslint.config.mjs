@@ -166,6 +166,24 @@ export default defineConfig(
     },
   },
   {
+    // Model evaluation compares answers exactly as the service gives them, so it builds the service
+    // (as local/cli.ts does); still no transport.
+    files: ['tools/model-eval/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/local/**', '**/transports/**'],
+              message: 'Model evaluation runs the service, never a transport.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['bin/**/*.ts', 'lib/**/*.ts'],
     rules: {
       'no-restricted-imports': [

@@ -21,8 +21,10 @@ import {
  *
  * Why: on a CPU with VNNI, int8 convolutions run much faster than fp32 (docs/performance.md has
  * the YOLOv4 stand-in's numbers). The output convolutions (YOLO heads) stay float, see
- * outputConvolutions. Accuracy must be checked per model: test/slow/quantize.test.ts holds
- * Yolo-Fastest to EXPECTED.md after quantisation; docs/performance.md says what it costs YOLOX-nano.
+ * outputConvolutions; so, on request, do the few convolutions whose quantisation alone costs most
+ * (`keepFloat`, ranked by onnx-sensitivity.ts). Accuracy must be checked per model:
+ * test/slow/quantize.test.ts holds Yolo-Fastest to EXPECTED.md after quantisation, and
+ * `npm run models:evaluate` compares an int8 copy with its float model (docs/model-evaluation.md).
  */
 
 /** Bump when the quantised graph changes, so cached copies (the bench's) are rebuilt. */
@@ -86,6 +88,23 @@ export function outputConvolutions(nodes: readonly NodeMsg[], outputs: readonly 
     else stack.push(...(node.input ?? []));
   }
   return found;
+}
+
+/** The quantisable convolutions' inputs and outputs, in graph order, and the heads' outputs. */
+export function convolutionTensors(bytes: Uint8Array): {
+  convolutions: { input: string; output: string }[];
+  heads: string[];
+} {
+  const graph = decodeModel(bytes).graph ?? {};
+  const nodes = graph.node ?? [];
+  const initializers = new Map((graph.initializer ?? []).map((t) => [t.name ?? '', t]));
+  return {
+    convolutions: quantizableConvs(nodes, initializers, graphOutputs(graph)).map((c) => ({
+      input: c.input?.[0] ?? '',
+      output: c.output?.[0] ?? '',
+    })),
+    heads: [...outputConvolutions(nodes, graphOutputs(graph))].map((c) => c.output?.[0] ?? ''),
+  };
 }
 
 /**
@@ -180,12 +199,14 @@ const tensor = (name: string, dataType: number, dims: number[], bytes: ArrayBuff
 
 /**
  * Rewrites every quantisable convolution whose input and output have a range in `ranges` into
- * Quantize → QLinearConv → Dequantize (see the file comment); others stay float. Returns the new
- * model and how many convolutions were quantised.
+ * Quantize → QLinearConv → Dequantize (see the file comment); others stay float, and so do the
+ * convolutions whose output is named in `keepFloat` (onnx-sensitivity.ts picks them). Returns the
+ * new model and how many convolutions were quantised.
  */
 export function quantizeConvs(
   bytes: Uint8Array,
   ranges: ReadonlyMap<string, ActivationRange>,
+  keepFloat: ReadonlySet<string> = new Set(),
 ): { bytes: Uint8Array; quantized: number } {
   const model = decodeModel(bytes);
   const opset = (model.opset_import ?? []).find((o) => (o.domain ?? '') === '' || o.domain === 'ai.onnx');
@@ -234,7 +255,7 @@ export function quantizeConvs(
     const y = node.output?.[0] ?? '';
     const xRange = ranges.get(x);
     const yRange = ranges.get(y);
-    if (!convs.has(node) || !xRange || !yRange) {
+    if (!convs.has(node) || !xRange || !yRange || keepFloat.has(y)) {
       nodes.push(node);
       continue;
     }
@@ -293,7 +314,10 @@ export function quantizeConvs(
   model.graph = graph;
   model.metadata_props = [
     ...(model.metadata_props ?? []),
-    { key: 'int8_quantization', value: `form=qlinearconv-per-channel;convolutions=${quantized}` },
+    {
+      key: 'int8_quantization',
+      value: `form=qlinearconv-per-channel;convolutions=${quantized}${keepFloat.size > 0 ? `;kept_float=${keepFloat.size}` : ''}`,
+    },
   ];
   return { bytes: encodeModel(model), quantized };
 }

@@ -5,6 +5,7 @@ import { loadManifest } from '../../lambda/src/adapters/manifest-loader';
 import { ModelFileStore } from '../../lambda/src/adapters/model-files';
 import { calibrateActivations, type CalibrationInput } from './onnx-calibration';
 import { exposeConvTensors, quantizeConvs } from './onnx-quantize';
+import { convSensitivity, type ConvSensitivity } from './onnx-sensitivity';
 import { sha256File } from '../../lambda/src/adapters/sha256';
 import { writeAtomically } from '../../lambda/src/adapters/verified-write';
 import { SharpImageDecoder } from '../../lambda/src/adapters/sharp-decoder';
@@ -19,6 +20,17 @@ export interface QuantizeReport {
   entry: ModelSpec;
   convolutions: number;
   calibrationImages: number;
+  /** The convolutions kept float by `keepFloat` (worst first, with the error each alone caused). */
+  keptFloat: ConvSensitivity[];
+}
+
+export interface QuantizeOptions {
+  /**
+   * Keep this many convolutions float: those whose quantisation alone changes the answers on the
+   * calibration photos most (onnx-sensitivity.ts). 0 (default): every convolution but the heads.
+   */
+  keepFloat?: number;
+  progress?: (done: number, total: number) => void;
 }
 
 /**
@@ -33,6 +45,7 @@ export async function quantizeModel(
   id: string,
   photos: readonly Uint8Array[],
   outFile: string,
+  options: QuantizeOptions = {},
 ): Promise<QuantizeReport> {
   if (photos.length === 0) throw new Error('calibration needs at least one photo');
   const manifest = loadManifest(config.modelsDir, config.userManifest);
@@ -47,7 +60,12 @@ export async function quantizeModel(
   const original = await readFile(source);
   const exposed = exposeConvTensors(original);
   const ranges = await calibrateActivations(exposed.bytes, exposed.names, inputs);
-  const { bytes, quantized } = quantizeConvs(original, ranges);
+  const keepFloat = options.keepFloat ?? 0;
+  const keptFloat =
+    keepFloat > 0
+      ? (await convSensitivity(original, ranges, inputs, options.progress)).slice(0, keepFloat)
+      : [];
+  const { bytes, quantized } = quantizeConvs(original, ranges, new Set(keptFloat.map((k) => k.output)));
   if (quantized === 0) throw new Error(`model '${id}' has no float convolution to quantise`);
 
   const file = path.resolve(outFile);
@@ -56,7 +74,7 @@ export async function quantizeModel(
   const entry: ModelSpec = {
     ...spec,
     id: `${id}-int8`,
-    description: `${spec.description} — int8 convolutions (npm run models:quantize, ${photos.length} calibration photos)`,
+    description: `${spec.description} — int8 convolutions (npm run models:quantize, ${photos.length} calibration photos${keptFloat.length > 0 ? `, ${keptFloat.length} kept float` : ''})`,
     file,
     sha256: await sha256File(file),
     bytes: bytes.length,
@@ -72,5 +90,6 @@ export async function quantizeModel(
     entry,
     convolutions: quantized,
     calibrationImages: photos.length,
+    keptFloat,
   };
 }
