@@ -21,10 +21,11 @@ const nativeAndIo = [
 ];
 
 // What the function runs (lambda/src) never reaches into the laptop's transports (local/) or the
-// model-preparation tooling (tools/): the Lambda bundle holds no protobuf code.
+// model-preparation tooling (tools/): the Lambda bundle holds no protobuf code, nor the peers the
+// bench compares against (transformers.js).
 const functionOnly = {
-  group: ['**/local/**', '**/tools/**', 'protobufjs'],
-  message: 'lambda/src holds only what the function runs: no local/, tools/ or protobuf code.',
+  group: ['**/local/**', '**/tools/**', 'protobufjs', '@huggingface/*'],
+  message: 'lambda/src holds only what the function runs: no local/, tools/, protobuf or bench-only code.',
 };
 
 export default defineConfig(
@@ -141,8 +142,15 @@ export default defineConfig(
         {
           patterns: [
             {
-              group: ['sharp', 'onnxruntime-node', '**/adapters/sharp-*', '**/adapters/onnx-*'],
-              message: 'The local transports call the service facade only.',
+              group: [
+                'sharp',
+                'onnxruntime-node',
+                '**/adapters/sharp-*',
+                '**/adapters/onnx-*',
+                '@huggingface/*',
+              ],
+              message:
+                'The local transports call the service facade only (transformers.js is the bench’s peer).',
             },
           ],
         },

@@ -3,7 +3,7 @@
  * idle 2-vCPU machine). Writes bench/results/<date>-<host>.json and .md. Options:
  *   --quick               fewer runs, fewer models in the slow sections
  *   --only=a,b            sections: inference, mish, e2e, concurrency, batch, cold-start, packaged,
- *                         baselines, floor, lambda
+ *                         baselines, floor, lambda, decode, peers
  *   --clock-ghz=3.7       clock for the theoretical peak (default: /proc/cpuinfo)
  *   --out=DIR             results folder (default bench/results)
  */
@@ -33,6 +33,8 @@ import { runPipeline, runWasm } from './sections/baselines';
 import { runBatch } from './sections/batch';
 import { runColdStart, runWarmUpAb } from './sections/cold-start';
 import { runConcurrency } from './sections/concurrency';
+import { runDecode } from './sections/decode';
+import { runPeers } from './sections/peers';
 import { runE2e } from './sections/e2e';
 import { runPackagedColdStart } from './sections/packaged-cold-start';
 import { floorRows, measureGemm, peakModel } from './sections/floor';
@@ -52,6 +54,8 @@ const ALL = [
   'baselines',
   'floor',
   'lambda',
+  'decode',
+  'peers',
 ];
 
 function readArgs(argv: string[]) {
@@ -346,6 +350,21 @@ async function main() {
       return row ? Math.max(0, row.client.median - row.stages.inferenceMs) : null;
     };
     results.lambdaCost = lambdaCost(results.lambda, restMs);
+  }
+
+  if (has('decode')) {
+    results.decode = await runDecode({ quick: args.quick, image: 'dog.jpg' });
+  }
+  if (has('peers')) {
+    const resnet = models.find((m) => m.key === 'resnet50');
+    if (!resnet) throw new Error('peers: the ResNet-50 stand-in is missing');
+    results.peers = await runPeers({
+      quick: args.quick,
+      threads: settings.serviceIntraOpThreads,
+      image: path.join(FIXTURE_IMAGES, 'dog.jpg'),
+      resnetStandIn: resnet.file,
+      yolov4StandIn: models.find((m) => m.key === 'yolov4')?.file,
+    });
   }
 
   results.load.during = stopLoad();

@@ -6,6 +6,8 @@ import type { E2eRow } from '../sections/e2e';
 import type { FloorRow, GemmPeak, PeakModel } from '../sections/floor';
 import type { InferenceRow } from '../sections/inference';
 import type { CostRow, SizingRow } from '../sections/lambda-sizing';
+import type { DecodeResult } from '../sections/decode';
+import type { PeersResult } from '../sections/peers';
 import type { MishResult } from '../sections/mish';
 import type { PackagedColdStartRow } from '../sections/packaged-cold-start';
 import type { MachineInfo, Versions } from './machine';
@@ -52,4 +54,6 @@ export interface BenchResults {
   floor?: { peak: PeakModel; gemm: GemmPeak[]; macs: Record<string, number>; rows: FloorRow[] };
   lambda?: SizingRow[];
   lambdaCost?: CostRow[];
+  decode?: DecodeResult;
+  peers?: PeersResult;
 }

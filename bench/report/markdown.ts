@@ -1,3 +1,5 @@
+import { renderDecode } from '../sections/decode';
+import { renderPeers } from '../sections/peers';
 import { LAMBDA_X86_PRICE } from '../sections/lambda-sizing';
 import type { BenchResults } from '../lib/types';
 
@@ -534,6 +536,17 @@ function batch(r: BenchResults): string {
   ].join('\n');
 }
 
+function decode(r: BenchResults): string {
+  // The section's own report, under the main report's numbering.
+  return r.decode ? renderDecode(r.decode).replace(/^# .*$/m, '## 9. Decoding (dog.jpg)') : '';
+}
+
+function peers(r: BenchResults): string {
+  return r.peers
+    ? renderPeers(r.peers).replace(/^#{1,3} .*$/m, '## 10. Peers: what users would pick instead')
+    : '';
+}
+
 export function renderMarkdown(r: BenchResults): string {
   return [
     `# Benchmark ${r.date} on ${r.machine.host}`,
@@ -552,6 +565,8 @@ export function renderMarkdown(r: BenchResults): string {
       baselines,
       floor,
       lambda,
+      decode,
+      peers,
     ]
       .map((s) => s(r))
       .filter(Boolean)
