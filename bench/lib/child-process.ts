@@ -7,19 +7,25 @@ export interface ChildLine {
 }
 
 /**
- * Runs a benchmark child (`node <args>`) and collects its `{"event": …}` lines (other output, such
+ * Runs a benchmark child (`node <args>`, or `options.command <args>`) and collects its `{"event": …}` lines (other output, such
  * as telemetry, is skipped). `firstAtMs` is the parent's clock from spawn() to the `first` line, so
  * whatever the child does afterwards does not count. Rejects unless the child exits 0 having
  * printed `first`.
  */
 export function runEventChild(
   args: readonly string[],
-  options: { cwd: string; env: NodeJS.ProcessEnv; name: string },
+  options: {
+    cwd: string;
+    env: NodeJS.ProcessEnv;
+    name: string;
+    /** The program to run (default: this node); e.g. a Python interpreter with the script in args. */
+    command?: string;
+  },
 ): Promise<{ lines: ChildLine[]; firstAtMs: number }> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
     let firstAtMs = NaN;
-    const child = spawn(process.execPath, [...args], {
+    const child = spawn(options.command ?? process.execPath, [...args], {
       cwd: options.cwd,
       env: options.env,
       stdio: ['ignore', 'pipe', 'pipe'],
