@@ -3,7 +3,7 @@
  * idle 2-vCPU machine). Writes bench/results/<date>-<host>.json and .md. Options:
  *   --quick               fewer runs, fewer models in the slow sections
  *   --only=a,b            sections: inference, mish, e2e, concurrency, batch, cold-start, packaged,
- *                         baselines, floor, lambda, decode, peers
+ *                         baselines, floor, lambda, decode, peers, yolov4-split
  *   --clock-ghz=3.7       clock for the theoretical peak (default: /proc/cpuinfo)
  *   --out=DIR             results folder (default bench/results)
  */
@@ -35,6 +35,7 @@ import { runColdStart, runWarmUpAb } from './sections/cold-start';
 import { runConcurrency } from './sections/concurrency';
 import { runDecode } from './sections/decode';
 import { runPeers } from './sections/peers';
+import { runYolov4Split } from './sections/yolov4-split';
 import { runE2e } from './sections/e2e';
 import { runPackagedColdStart } from './sections/packaged-cold-start';
 import { floorRows, measureGemm, peakModel } from './sections/floor';
@@ -56,6 +57,7 @@ const ALL = [
   'lambda',
   'decode',
   'peers',
+  'yolov4-split',
 ];
 
 function readArgs(argv: string[]) {
@@ -364,6 +366,16 @@ async function main() {
       image: path.join(FIXTURE_IMAGES, 'dog.jpg'),
       resnetStandIn: resnet.file,
       yolov4StandIn: models.find((m) => m.key === 'yolov4')?.file,
+    });
+  }
+
+  if (has('yolov4-split')) {
+    const mish = models.find((m) => m.key === 'yolov4-mish');
+    if (!mish) throw new Error('yolov4-split: the Mish-rewritten YOLOv4 stand-in is missing');
+    results.yolov4Split = await runYolov4Split({
+      quick: args.quick,
+      threads: settings.serviceIntraOpThreads,
+      model: mish.file,
     });
   }
 

@@ -66,3 +66,42 @@ export async function benchSession(
     await session.release();
   }
 }
+
+/** Largest absolute difference between two runs' outputs (Infinity if their shapes differ). */
+export function maxAbsDiff(
+  a: ort.InferenceSession.OnnxValueMapType,
+  b: ort.InferenceSession.OnnxValueMapType,
+): number {
+  let max = 0;
+  for (const [k, t] of Object.entries(a)) {
+    const x = t.data as Float32Array;
+    const y = b[k]?.data as Float32Array | undefined;
+    if (!y || y.length !== x.length) return Infinity;
+    for (let i = 0; i < x.length; i++) max = Math.max(max, Math.abs(x[i]! - y[i]!));
+  }
+  return max;
+}
+
+/**
+ * Runs several sessions in turn, one run each per round (the order reversed every other round),
+ * after `warmUp` untimed runs each, so that load from other processes hits all of them alike.
+ * Returns each one's wall and CPU times.
+ */
+export async function runInterleaved(
+  runs: readonly (() => Promise<unknown>)[],
+  rounds: number,
+  warmUp = 1,
+): Promise<{ wall: number[][]; cpu: number[][] }> {
+  for (const run of runs) for (let i = 0; i < warmUp; i++) await run();
+  const wall: number[][] = runs.map(() => []);
+  const cpu: number[][] = runs.map(() => []);
+  for (let r = 0; r < rounds; r++) {
+    const order = runs.map((_, i) => (r % 2 === 0 ? i : runs.length - 1 - i));
+    for (const i of order) {
+      const t = await timed(runs[i]!);
+      wall[i]!.push(t.wallMs);
+      cpu[i]!.push(t.cpuMs);
+    }
+  }
+  return { wall, cpu };
+}

@@ -8,6 +8,7 @@ import type { InferenceRow } from '../sections/inference';
 import type { CostRow, SizingRow } from '../sections/lambda-sizing';
 import type { DecodeResult } from '../sections/decode';
 import type { PeersResult } from '../sections/peers';
+import type { Yolov4Split } from '../sections/yolov4-split';
 import type { MishResult } from '../sections/mish';
 import type { PackagedColdStartRow } from '../sections/packaged-cold-start';
 import type { MachineInfo, Versions } from './machine';
@@ -56,4 +57,5 @@ export interface BenchResults {
   lambdaCost?: CostRow[];
   decode?: DecodeResult;
   peers?: PeersResult;
+  yolov4Split?: Yolov4Split;
 }

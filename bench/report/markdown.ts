@@ -1,5 +1,6 @@
 import { renderDecode } from '../sections/decode';
 import { renderPeers } from '../sections/peers';
+import { renderYolov4Split } from '../sections/yolov4-split';
 import { LAMBDA_X86_PRICE } from '../sections/lambda-sizing';
 import type { BenchResults } from '../lib/types';
 
@@ -547,6 +548,12 @@ function peers(r: BenchResults): string {
     : '';
 }
 
+function yolov4Split(r: BenchResults): string {
+  return r.yolov4Split
+    ? renderYolov4Split(r.yolov4Split).replace(/^#{1,3} .*$/m, '## 11. YOLOv4 against its convolution floor')
+    : '';
+}
+
 export function renderMarkdown(r: BenchResults): string {
   return [
     `# Benchmark ${r.date} on ${r.machine.host}`,
@@ -567,6 +574,7 @@ export function renderMarkdown(r: BenchResults): string {
       lambda,
       decode,
       peers,
+      yolov4Split,
     ]
       .map((s) => s(r))
       .filter(Boolean)
