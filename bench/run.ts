@@ -3,7 +3,7 @@
  * idle 2-vCPU machine). Writes bench/results/<date>-<host>.json and .md. Options:
  *   --quick               fewer runs, fewer models in the slow sections
  *   --only=a,b            sections: inference, mish, e2e, concurrency, batch, cold-start, packaged,
- *                         baselines, floor, lambda, decode, peers, yolov4-split
+ *                         baselines, floor, lambda, decode, peers, yolov4-split, bulk
  *   --clock-ghz=3.7       clock for the theoretical peak (default: /proc/cpuinfo)
  *   --out=DIR             results folder (default bench/results)
  */
@@ -36,6 +36,7 @@ import { runConcurrency } from './sections/concurrency';
 import { runDecode } from './sections/decode';
 import { runPeers } from './sections/peers';
 import { runYolov4Split } from './sections/yolov4-split';
+import { runBulk } from './sections/bulk';
 import { runE2e } from './sections/e2e';
 import { runPackagedColdStart } from './sections/packaged-cold-start';
 import { floorRows, measureGemm, peakModel } from './sections/floor';
@@ -58,6 +59,7 @@ const ALL = [
   'decode',
   'peers',
   'yolov4-split',
+  'bulk',
 ];
 
 function readArgs(argv: string[]) {
@@ -376,6 +378,17 @@ async function main() {
       quick: args.quick,
       threads: settings.serviceIntraOpThreads,
       model: mish.file,
+    });
+  }
+
+  if (has('bulk')) {
+    results.bulk = await runBulk({
+      quick: args.quick,
+      env: benchEnv(manifest),
+      models: [
+        { id: 'mobilenetv2-12-int8', route: '/classifier' },
+        ...(args.quick ? [] : [{ id: 'resnet50-v1-12', route: '/classifier' as const }]),
+      ],
     });
   }
 

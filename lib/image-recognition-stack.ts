@@ -1,6 +1,7 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import path from 'node:path';
+import { BULK_INPUT_PREFIX, BulkJobs } from './bulk-jobs';
 import { apiPathPatterns, InferenceApi, ROUTES } from './inference-api';
 import { InferenceFunction } from './inference-function';
 import { ModelCatalog } from './model-catalog';
@@ -33,6 +34,8 @@ export class ImageRecognitionStack extends Stack {
   readonly alarms: OperationsAlarms;
   /** With uploads (the default). */
   readonly uploads?: UploadBucket;
+  /** With bulk=true. */
+  readonly bulk?: BulkJobs;
 
   constructor(scope: Construct, id: string, props: ImageRecognitionStackProps) {
     super(scope, id, props);
@@ -95,6 +98,21 @@ export class ImageRecognitionStack extends Stack {
       });
     }
 
+    if (props.bulk) {
+      this.bulk = new BulkJobs(this, 'BulkJobs', {
+        function: this.inference.function,
+        role: this.inference.role,
+        // The alias the API invokes: its provisioned concurrency and version serve the jobs too.
+        target: this.inference.alias,
+        batchSize: props.bulk.batchSize,
+        maxConcurrency: props.bulk.maxConcurrency,
+        toleratedFailurePercent: props.bulk.toleratedFailurePercent,
+        logRetention,
+        tracing: props.tracing,
+        accessLogs: this.web.accessLogs?.bucket,
+      });
+    }
+
     this.alarms = new OperationsAlarms(this, 'Alarms', {
       api: this.api.api,
       function: this.inference.function,
@@ -123,6 +141,16 @@ export class ImageRecognitionStack extends Stack {
       new CfnOutput(this, 'UploadBucketName', {
         description: `Photos PUT through POST /uploads, under ${UPLOAD_PREFIX}/, deleted after a day`,
         value: this.uploads.bucketName,
+      });
+    }
+    if (this.bulk) {
+      new CfnOutput(this, 'BulkBucketName', {
+        description: `Bulk jobs: put photos under ${BULK_INPUT_PREFIX}<folder>/, results appear under results/<execution name>/`,
+        value: this.bulk.bucket.bucketName,
+      });
+      new CfnOutput(this, 'BulkStateMachineArn', {
+        description: `Bulk jobs: aws stepfunctions start-execution --input '{"prefix":"${BULK_INPUT_PREFIX}<folder>/","task":"classify"}'`,
+        value: this.bulk.stateMachine.stateMachineArn,
       });
     }
   }

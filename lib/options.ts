@@ -81,7 +81,40 @@ export interface DeploymentOptions {
    * retained on `cdk destroy` because other APIs in the account may rely on it.
    */
   readonly apiCloudWatchRole: boolean;
+  /**
+   * Bulk recognition jobs: a bucket (photos under `input/`, results under `results/`) and a Step
+   * Functions state machine whose Distributed Map runs a prefix through the function in batches
+   * (docs/deploy.md, "Bulk jobs"). Context `bulk`. Default false (undefined): none of it.
+   */
+  readonly bulk?: BulkOptions;
 }
+
+/** The bulk job settings, with `bulk=true`. */
+export interface BulkOptions {
+  /** S3 keys per function invocation (ItemBatcher MaxItemsPerBatch), 1 to 16. Context `bulkBatchSize`. Default 16. */
+  readonly batchSize: number;
+  /**
+   * Batches in flight at once (Distributed Map MaxConcurrency). Context `bulkMaxConcurrency`.
+   * Default 20, and with a reserved concurrency (`maxConcurrency`) min(20, maxConcurrency - 1), so
+   * one environment stays for the API; an explicit value must be below `maxConcurrency`.
+   */
+  readonly maxConcurrency: number;
+  /**
+   * Percentage of photos that may fail before the whole run fails (ToleratedFailurePercentage; a
+   * failed batch counts all its photos). Context `bulkToleratedFailurePercent`. Default 5.
+   */
+  readonly toleratedFailurePercent: number;
+}
+
+/** The Distributed Map's concurrency when nothing caps it: 20 batches in flight. */
+export const DEFAULT_BULK_MAX_CONCURRENCY = 20;
+/**
+ * The most keys a batch may have, and the default: the function refuses a batch of more than
+ * MAX_BATCH_IMAGES items (16, which the stack leaves as it is; it bounds the HTTP batch too). Even
+ * YOLOv4 at about 0.5 s a photo answers 16 well inside the 28 s timeout.
+ */
+export const MAX_BULK_BATCH_SIZE = 16;
+export const DEFAULT_BULK_BATCH_SIZE = MAX_BULK_BATCH_SIZE;
 
 /** A context value as the user typed it, for error messages. */
 const show = (value: unknown): string => (typeof value === 'string' ? value : JSON.stringify(value));
@@ -126,6 +159,45 @@ function parseList(value: unknown): string[] | undefined {
     .split(/[\s,]+/)
     .map((s) => s.trim())
     .filter(Boolean);
+}
+
+/**
+ * The Distributed Map's MaxConcurrency: `explicit` if given, else 20, and under a reserved
+ * concurrency (`reserved`, the function's maxConcurrency) at most reserved - 1, so that the API
+ * keeps one environment while a job runs. An explicit value at or above the reserved concurrency
+ * is an error: its extra batches would only be throttled (and retried), starving the API.
+ */
+export function bulkMaxConcurrency(explicit: number | undefined, reserved: number | undefined): number {
+  if (reserved === undefined) return explicit ?? DEFAULT_BULK_MAX_CONCURRENCY;
+  if (explicit !== undefined) {
+    if (explicit >= reserved) {
+      throw new Error(
+        `Context 'bulkMaxConcurrency' (${explicit}) must be below 'maxConcurrency' (${reserved}), the function's reserved concurrency: bulk batches and API requests share those ${reserved} environments, so at most ${reserved - 1} batches may run at once and one environment stays for the API. Lower bulkMaxConcurrency, or raise maxConcurrency (or set it to none).`,
+      );
+    }
+    return explicit;
+  }
+  if (reserved < 2) {
+    throw new Error(
+      `bulk=true needs 'maxConcurrency' of at least 2 (got ${reserved}): one environment stays for the API and the rest run bulk batches. Raise maxConcurrency, or set it to none.`,
+    );
+  }
+  return Math.min(DEFAULT_BULK_MAX_CONCURRENCY, reserved - 1);
+}
+
+function parseBulk(ctx: (key: string) => unknown, reserved: number | undefined): BulkOptions | undefined {
+  if (!parseBool('bulk', ctx('bulk'), false)) return undefined;
+  return {
+    batchSize:
+      parseInt('bulkBatchSize', ctx('bulkBatchSize'), 1, MAX_BULK_BATCH_SIZE) ?? DEFAULT_BULK_BATCH_SIZE,
+    // Distributed Map's own ceiling is 10,000 child executions at once.
+    maxConcurrency: bulkMaxConcurrency(
+      parseInt('bulkMaxConcurrency', ctx('bulkMaxConcurrency'), 1, 10_000),
+      reserved,
+    ),
+    toleratedFailurePercent:
+      parseInt('bulkToleratedFailurePercent', ctx('bulkToleratedFailurePercent'), 0, 100) ?? 5,
+  };
 }
 
 /** `image` or `s3://bucket[/prefix]`. */
@@ -192,5 +264,6 @@ export function deploymentOptionsFromContext(node: Node): DeploymentOptions {
     throttleBurstLimit: parseInt('throttleBurstLimit', ctx('throttleBurstLimit'), 1, 5000) ?? 40,
     logRetentionDays: retentionDays(parseInt('logRetentionDays', ctx('logRetentionDays'), 1, 3653) ?? 30),
     apiCloudWatchRole: parseBool('apiCloudWatchRole', ctx('apiCloudWatchRole'), true),
+    bulk: parseBulk(ctx, maxConcurrency),
   };
 }

@@ -9,6 +9,7 @@ import type { CostRow, SizingRow } from '../sections/lambda-sizing';
 import type { DecodeResult } from '../sections/decode';
 import type { PeersResult } from '../sections/peers';
 import type { Yolov4Split } from '../sections/yolov4-split';
+import type { BulkResult } from '../sections/bulk';
 import type { MishResult } from '../sections/mish';
 import type { PackagedColdStartRow } from '../sections/packaged-cold-start';
 import type { MachineInfo, Versions } from './machine';
@@ -58,4 +59,5 @@ export interface BenchResults {
   decode?: DecodeResult;
   peers?: PeersResult;
   yolov4Split?: Yolov4Split;
+  bulk?: BulkResult;
 }

@@ -1,6 +1,7 @@
 import { renderDecode } from '../sections/decode';
 import { renderPeers } from '../sections/peers';
 import { renderYolov4Split } from '../sections/yolov4-split';
+import { renderBulk } from '../sections/bulk';
 import { LAMBDA_X86_PRICE } from '../sections/lambda-sizing';
 import type { BenchResults } from '../lib/types';
 
@@ -554,6 +555,15 @@ function yolov4Split(r: BenchResults): string {
     : '';
 }
 
+function bulk(r: BenchResults): string {
+  return r.bulk
+    ? renderBulk(r.bulk).replace(
+        /^#{1,3} .*$/m,
+        '## 12. A folder of photos: the folder CLI against a curl loop',
+      )
+    : '';
+}
+
 export function renderMarkdown(r: BenchResults): string {
   return [
     `# Benchmark ${r.date} on ${r.machine.host}`,
@@ -575,6 +585,7 @@ export function renderMarkdown(r: BenchResults): string {
       decode,
       peers,
       yolov4Split,
+      bulk,
     ]
       .map((s) => s(r))
       .filter(Boolean)

@@ -69,6 +69,11 @@ export interface Config {
    */
   uploads: UploadConfig | null;
   /**
+   * The bulk input area a Step Functions Distributed Map batch reads from (BULK_BUCKET,
+   * BULK_INPUT_PREFIX). Null when BULK_BUCKET is unset: such batches are refused whole.
+   */
+  bulk: BulkConfig | null;
+  /**
    * Hosts an {"url": …} image may come from (IMAGE_URL_ALLOWED_HOSTS: exact names, `*.example.com`,
    * `http://host` to allow plain HTTP for that host). Empty: URLs are refused (off by default).
    */
@@ -100,6 +105,61 @@ export interface UploadConfig {
   maxBytes: number;
   /** How long a presigned PUT stays valid, in seconds (UPLOAD_URL_TTL_SECONDS). */
   urlTtlSeconds: number;
+}
+
+export interface BulkConfig {
+  /** The only bucket a batch may read (BULK_BUCKET). */
+  bucket: string;
+  /**
+   * The key prefix a batch may read under (BULK_INPUT_PREFIX, default `input/`), always ending in
+   * `/`; empty: the whole bucket.
+   */
+  prefix: string;
+  /** S3-compatible endpoint (BULK_S3_ENDPOINT), e.g. a local server; null for AWS S3. */
+  endpoint: string | null;
+  /** The largest object one item may be (MAX_UPLOAD_BYTES, as uploads). */
+  maxBytes: number;
+}
+
+/** BULK_BUCKET: an S3 bucket name as S3 allows new ones (3-63 of a-z 0-9 . -, no `..`, not an IP). */
+const BUCKET_NAME = /^(?!\d+\.\d+\.\d+\.\d+$)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+
+/**
+ * The bulk input area from BULK_BUCKET, BULK_INPUT_PREFIX and BULK_S3_ENDPOINT, checked here so a
+ * misconfigured function fails at start rather than refusing every batch's items.
+ */
+function bulkConfig(env: NodeJS.ProcessEnv, maxBytes: number): BulkConfig | null {
+  const bucket = env.BULK_BUCKET;
+  if (!bucket) {
+    const stray = ['BULK_INPUT_PREFIX', 'BULK_S3_ENDPOINT'].filter((n) => env[n] !== undefined);
+    if (stray.length > 0) throw new Error(`${stray.join(' and ')} set without BULK_BUCKET`);
+    return null;
+  }
+  if (!BUCKET_NAME.test(bucket)) {
+    throw new Error(
+      `BULK_BUCKET must be an S3 bucket name (3-63 characters: a-z, 0-9, '.', '-'), got '${bucket}'`,
+    );
+  }
+  // A folder: `input` and `input/` both mean the keys under `input/` (never `inputs/…`).
+  const raw = env.BULK_INPUT_PREFIX ?? 'input/';
+  const folder = raw.replace(/^\/+|\/+$/g, '');
+  const prefix = folder === '' ? '' : `${folder}/`;
+  if (
+    // eslint-disable-next-line no-control-regex
+    /[\u0000-\u001f\u007f]/.test(prefix) ||
+    prefix.split('/').some((s) => s === '.' || s === '..') ||
+    prefix.includes('//') ||
+    Buffer.byteLength(prefix) > 512
+  ) {
+    throw new Error(
+      `BULK_INPUT_PREFIX must be a key prefix such as 'input/' (no '.' or '..' segments, no empty segments or control characters), got '${raw}'`,
+    );
+  }
+  const endpoint = env.BULK_S3_ENDPOINT || null;
+  if (endpoint !== null && !/^https?:\/\/[^/]/.test(endpoint)) {
+    throw new Error(`BULK_S3_ENDPOINT must be an http(s) URL, got '${endpoint}'`);
+  }
+  return { bucket, prefix, endpoint, maxBytes };
 }
 
 function findModelsDir(): string {
@@ -208,6 +268,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
           urlTtlSeconds: int(env, 'UPLOAD_URL_TTL_SECONDS', 300),
         }
       : null,
+    bulk: bulkConfig(env, maxSourceBytes),
     imageUrlAllowedHosts: list(env.IMAGE_URL_ALLOWED_HOSTS),
     imageUrlAllowedAddresses: list(env.IMAGE_URL_ALLOWED_ADDRESSES),
     sourceTimeoutMs: int(env, 'SOURCE_TIMEOUT_MS', 5000),

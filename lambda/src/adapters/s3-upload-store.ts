@@ -1,19 +1,15 @@
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { randomUUID } from 'node:crypto';
-import type { Readable } from 'node:stream';
 import {
   InvalidRequestError,
   PayloadTooLargeError,
-  RecognitionError,
   SourceNotAllowedError,
-  SourceNotFoundError,
-  SourceTimeoutError,
-  SourceUnreadableError,
   UnsupportedMediaTypeError,
 } from '../core/errors';
 import type { SourceReadOptions, UploadReference, UploadStore, UploadTicket } from '../core/ports';
 import type { UploadConfig } from './config';
+import { createObjectReaderS3Client, S3ObjectReader } from './s3-object-reader';
 
 /** The photo types an upload may be, with the extension its key gets: what the decoder reads. */
 export const UPLOAD_CONTENT_TYPES: Readonly<Record<string, string>> = {
@@ -49,34 +45,14 @@ export interface S3UploadStoreOptions {
 
 /**
  * The S3 client the upload store uses: the upload endpoint (path-style for an S3-compatible
- * server), one attempt per request (the caller's own timeout bounds the whole read), a connect
- * timeout and a timeout on the answer's headers.
- *
- * No flexible checksums: on a presigned PUT the SDK would otherwise sign the CRC32 of the empty
- * body it presigns (`x-amz-checksum-crc32=AAAAAA==`), and S3 would refuse every real upload. On
- * reads, the body's length is checked against HEAD and the GET; TLS covers the bytes in transit.
+ * server), one attempt per request, a connect timeout and a timeout on the answer's headers, no
+ * flexible checksums (see createObjectReaderS3Client).
  */
 export function createUploadS3Client(
   config: Pick<UploadConfig, 'endpoint'>,
   timeouts: { timeoutMs: number; connectTimeoutMs: number },
 ): S3Client {
-  return new S3Client({
-    ...(config.endpoint ? { endpoint: config.endpoint, forcePathStyle: true } : {}),
-    maxAttempts: 1,
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-    requestHandler: {
-      connectionTimeout: timeouts.connectTimeoutMs,
-      requestTimeout: timeouts.timeoutMs,
-      throwOnRequestTimeout: true,
-    },
-  });
-}
-
-interface SdkError {
-  name?: string;
-  code?: string;
-  $metadata?: { httpStatusCode?: number };
+  return createObjectReaderS3Client(config.endpoint, timeouts);
 }
 
 /**
@@ -84,18 +60,26 @@ interface SdkError {
  * into `bucket/prefix/yyyy-mm-dd/<uuid>.<ext>`, with its Content-Type and Content-Length bound
  * into the signature, and reads back only keys under the prefix of that bucket. A reference to
  * another bucket or key is refused (SOURCE_NOT_ALLOWED) before any request to S3. Reads are bounded
- * like a body: the size from HEAD is checked before the body is read, the stream is cut past it,
- * and S3 has `timeoutMs` to answer and then to send each next chunk.
+ * like a body, by the one bounded object read (S3ObjectReader): the size from HEAD is checked
+ * before the body is read, the stream is cut past it, and S3 has `timeoutMs` to answer and then to
+ * send each next chunk.
  */
 export class S3UploadStore implements UploadStore {
   private readonly client: S3Client;
+  private readonly reader: S3ObjectReader;
   private readonly keyPrefix: string;
 
   constructor(
     private readonly config: UploadConfig,
-    private readonly options: S3UploadStoreOptions,
+    options: S3UploadStoreOptions,
   ) {
     this.client = options.client ?? createUploadS3Client(config, options);
+    this.reader = new S3ObjectReader(this.client, {
+      timeoutMs: options.timeoutMs,
+      noun: 'upload',
+      notFound:
+        'No upload has this key: it was never uploaded, or it has expired (uploads are deleted after a day).',
+    });
     this.keyPrefix = config.prefix ? `${config.prefix}/` : '';
   }
 
@@ -145,39 +129,10 @@ export class S3UploadStore implements UploadStore {
 
   async read(ref: UploadReference, options: SourceReadOptions): Promise<Buffer> {
     const key = this.allowedKey(ref);
-    const { signal } = options;
     if (!(options.maxBytes >= 1))
       throw new Error(`read() needs a byte limit of at least 1, got ${options.maxBytes}`);
     const limit = Math.min(options.maxBytes, this.config.maxBytes);
-    if (signal?.aborted) throw signal.reason as Error;
-
-    const head = await this.send(signal, () =>
-      this.client.send(new HeadObjectCommand({ Bucket: this.config.bucket, Key: key }), {
-        abortSignal: signal,
-      }),
-    );
-    const announced = head.ContentLength;
-    if (announced === undefined || !Number.isSafeInteger(announced) || announced < 0) {
-      throw new SourceUnreadableError('S3 did not say how large the upload is.');
-    }
-    if (announced > limit) {
-      throw new PayloadTooLargeError(`The upload is ${announced} bytes; at most ${limit} bytes can be read.`);
-    }
-    if (announced === 0) throw new SourceUnreadableError('The upload is empty.');
-
-    // IfMatch: the object HEAD measured, not one put in its place since.
-    const get = await this.send(signal, () =>
-      this.client.send(new GetObjectCommand({ Bucket: this.config.bucket, Key: key, IfMatch: head.ETag }), {
-        abortSignal: signal,
-      }),
-    );
-    const body = get.Body as Readable | undefined;
-    if (!body) throw new SourceUnreadableError('S3 answered without the upload.');
-    if (get.ContentLength !== undefined && get.ContentLength !== announced) {
-      body.destroy();
-      throw new SourceUnreadableError('The upload changed while it was being read.');
-    }
-    return this.readBody(body, announced, limit, signal);
+    return this.reader.read(this.config.bucket, key, limit, options.signal);
   }
 
   /**
@@ -239,110 +194,5 @@ export class S3UploadStore implements UploadStore {
     const credentials = await this.client.config.credentials();
     if (credentials.expiration) expiry = Math.min(expiry, credentials.expiration.getTime());
     return new Date(expiry);
-  }
-
-  /** An S3 call, its failure as the error a client sees (the signal's reason once it aborted). */
-  private async send<T>(signal: AbortSignal | undefined, call: () => Promise<T>): Promise<T> {
-    try {
-      return await call();
-    } catch (e) {
-      if (signal?.aborted) throw signal.reason as Error;
-      throw this.failure(e);
-    }
-  }
-
-  private failure(e: unknown): Error {
-    if (e instanceof RecognitionError) return e;
-    const err = (e ?? {}) as SdkError;
-    const status = err.$metadata?.httpStatusCode;
-    if (err.name === 'NotFound' || err.name === 'NoSuchKey' || status === 404) {
-      return new SourceNotFoundError(
-        'No upload has this key: it was never uploaded, or it has expired (uploads are deleted after a day).',
-      );
-    }
-    if (err.name === 'TimeoutError' || err.code === 'ETIMEDOUT') {
-      return new SourceTimeoutError(
-        `S3 did not answer within ${this.options.timeoutMs} ms.`,
-        {},
-        { cause: e },
-      );
-    }
-    if (status === 412) {
-      return new SourceUnreadableError('The upload changed while it was being read.', {}, { cause: e });
-    }
-    if (status === 403) {
-      return new SourceUnreadableError('S3 refused to read the upload (access denied).', {}, { cause: e });
-    }
-    return new SourceUnreadableError(
-      status ? `S3 answered ${status} when reading the upload.` : 'The upload could not be read from S3.',
-      {},
-      { cause: e },
-    );
-  }
-
-  /**
-   * The whole body, `expected` bytes long, into one buffer of that size; cut past the limit,
-   * abandoned after `timeoutMs` without a byte, and refused if it ends short.
-   */
-  private async readBody(
-    body: Readable,
-    expected: number,
-    limit: number,
-    signal: AbortSignal | undefined,
-  ): Promise<Buffer> {
-    const { timeoutMs } = this.options;
-    const out = Buffer.allocUnsafe(expected);
-    let received = 0;
-    const state: { stalled: boolean } = { stalled: false };
-    let idle: NodeJS.Timeout | undefined;
-    const kick = () => {
-      clearTimeout(idle);
-      idle = setTimeout(() => {
-        state.stalled = true;
-        body.destroy(new Error(`no bytes for ${timeoutMs} ms`));
-      }, timeoutMs);
-    };
-    const onAbort = () => {
-      body.destroy(signal?.reason as Error);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-    kick();
-    try {
-      for await (const chunk of body as AsyncIterable<Buffer>) {
-        kick();
-        if (received + chunk.length > expected) {
-          if (received + chunk.length > limit) {
-            throw new PayloadTooLargeError(`The upload is larger than the ${limit} bytes that can be read.`);
-          }
-          throw new SourceUnreadableError('S3 sent more bytes than the upload is long.');
-        }
-        chunk.copy(out, received);
-        received += chunk.length;
-      }
-    } catch (e) {
-      if (signal?.aborted) throw signal.reason as Error;
-      if (state.stalled) {
-        throw new SourceTimeoutError(
-          `S3 stopped sending the upload: nothing for ${timeoutMs} ms after ${received} of ${expected} bytes.`,
-        );
-      }
-      if (e instanceof RecognitionError) throw e;
-      if ((e as SdkError).name === 'TimeoutError') throw this.failure(e);
-      throw new SourceUnreadableError(
-        `The upload could not be read whole: it ended after ${received} of ${expected} bytes.`,
-        {},
-        { cause: e },
-      );
-    } finally {
-      clearTimeout(idle);
-      signal?.removeEventListener('abort', onAbort);
-      if (!body.destroyed && received !== expected) body.destroy();
-    }
-    if (received !== expected) {
-      throw new SourceUnreadableError(
-        `The upload could not be read whole: it ended after ${received} of ${expected} bytes.`,
-      );
-    }
-    return out;
   }
 }

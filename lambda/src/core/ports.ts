@@ -73,6 +73,20 @@ export interface UploadStore {
   read(ref: UploadReference, options: SourceReadOptions): Promise<Buffer>;
 }
 
+/** An object of the bulk input bucket, as a Step Functions Distributed Map batch names it. */
+export interface ObjectReference {
+  bucket: string;
+  key: string;
+}
+
+/**
+ * The bulk input area: reads only objects of the configured bucket under its prefix
+ * (SOURCE_NOT_ALLOWED otherwise, nothing sent to S3), each bounded like an upload.
+ */
+export interface BulkObjectStore {
+  read(ref: ObjectReference, options: SourceReadOptions): Promise<Buffer>;
+}
+
 /**
  * Fetches an image by URL under the allow-list and address rules (SOURCE_NOT_ALLOWED otherwise),
  * bounded in size, time and redirects.

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { LEDGER_NAME, ModelFileStore } from '../adapters/model-files';
 import { OnnxModelRuntime, type OnnxRuntimeOptions } from '../adapters/onnx-runtime';
 import { createS3Client, parseS3Uri, S3ModelSource } from '../adapters/s3-model-source';
+import { S3BulkStore } from '../adapters/s3-bulk-store';
 import { S3UploadStore } from '../adapters/s3-upload-store';
 import { SharpImageDecoder } from '../adapters/sharp-decoder';
 import { UrlImageFetcher } from '../adapters/url-image-fetcher';
@@ -76,6 +77,12 @@ export function createService(config: Config, extras: ServiceExtras = {}): Recog
             })
           : null,
       maxReferencedBytes: config.maxSourceBytes,
+      bulk: config.bulk
+        ? new S3BulkStore(config.bulk, {
+            timeoutMs: config.sourceTimeoutMs,
+            connectTimeoutMs: config.s3ConnectTimeoutMs,
+          })
+        : null,
     }),
   });
 }

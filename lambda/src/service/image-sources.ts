@@ -1,6 +1,12 @@
 import { SourceNotAllowedError, UploadsUnavailableError } from '../core/errors';
 import type { ImageSource } from '../core/image-source';
-import type { ImageUrlFetcher, UploadStore, UploadTicket } from '../core/ports';
+import type {
+  BulkObjectStore,
+  ImageUrlFetcher,
+  ObjectReference,
+  UploadStore,
+  UploadTicket,
+} from '../core/ports';
 
 /** What a request's referenced images (uploads and URLs) may still take, in bytes, together. */
 export interface ByteBudget {
@@ -14,6 +20,11 @@ export interface ImageSourcesDeps {
   urls: ImageUrlFetcher | null;
   /** The bytes one request's referenced images may take together (MAX_UPLOAD_BYTES). */
   maxReferencedBytes: number;
+  /**
+   * The bulk input area a Step Functions batch reads (BULK_BUCKET); each object may be up to
+   * `maxReferencedBytes`. Default: none.
+   */
+  bulk?: BulkObjectStore | null;
 }
 
 /**
@@ -53,6 +64,20 @@ export class ImageSources {
     }
     budget.left -= bytes.length;
     return bytes;
+  }
+
+  get bulkEnabled(): boolean {
+    return (this.deps.bulk ?? null) !== null;
+  }
+
+  /**
+   * One object of a bulk batch, at most `maxReferencedBytes` (each object on its own: the items of
+   * a batch are separate photos, not one request's parts).
+   */
+  readObject(ref: ObjectReference, signal?: AbortSignal): Promise<Buffer> {
+    const { bulk } = this.deps;
+    if (!bulk) return Promise.reject(new Error('no bulk input bucket is configured (BULK_BUCKET)'));
+    return bulk.read(ref, { maxBytes: this.deps.maxReferencedBytes, signal });
   }
 
   private uploads(): UploadStore {

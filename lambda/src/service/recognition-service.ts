@@ -25,11 +25,11 @@ import { requireSupportedImage } from '../core/image-format';
 import { batchInput, inputShape, modelInput } from '../core/tensor';
 import type { OutputMap } from '../core/tensor-types';
 import type { ImageSource } from '../core/image-source';
-import type { UploadTicket } from '../core/ports';
+import type { ObjectReference, UploadTicket } from '../core/ports';
 import { WARM_UP_JPEG } from './warm-up-image';
 import { DefaultModels, type DefaultState, type DefaultStatus } from './default-models';
 import { type ByteBudget, ImageSources } from './image-sources';
-import { recognizeSources } from './recognize-sources';
+import { BULK_READS_AT_ONCE, readThenRecognize, recognizeSources } from './recognize-sources';
 
 /**
  * Decodes of one batch request started at once. sharp runs each on libuv's pool (4 threads unless
@@ -409,6 +409,57 @@ export class RecognitionService {
       this.sources,
       (bytes) => this.recognizeBatch(task, bytes, opts, signal),
       images,
+      signal,
+    );
+  }
+
+  /** Whether a bulk input bucket is configured (BULK_BUCKET): {@link recognizeObjects} needs one. */
+  get bulkEnabled(): boolean {
+    return this.sources.bulkEnabled;
+  }
+
+  /**
+   * A bulk batch (the S3 keys of a Step Functions Distributed Map batch): one item per object, in
+   * order, each what {@link recognizeBatch} answers for it, or its own error (not allowed, not
+   * found, too large, unreadable, not a photo). Objects are read {@link BULK_READS_AT_ONCE} at a
+   * time, each up to MAX_UPLOAD_BYTES.
+   *
+   * Before any object is read, what concerns the whole batch is settled, and rejects the call: the
+   * options (an unknown model, one of another task, `format=image`, an unknown class) and the model
+   * itself, loaded (or its load awaited) now: MODEL_UNAVAILABLE when it cannot be, or when `signal`
+   * aborts while it is still loading (with a retryAfterSeconds). Then `signal` ends the call at once
+   * with its reason, as in {@link recognizeBatch}.
+   */
+  async recognizeObjects(
+    task: Task,
+    refs: readonly ObjectReference[],
+    opts: RecognitionOptions,
+    signal?: AbortSignal,
+  ): Promise<BatchItem[]> {
+    signal?.throwIfAborted();
+    if (!this.sources.bulkEnabled) throw new Error('no bulk input bucket is configured (BULK_BUCKET)');
+    if (opts.format === 'image') {
+      throw new InvalidParameterError(
+        'format',
+        'format=image answers with one annotated photo; a bulk batch answers JSON.',
+      );
+    }
+    const spec = this.resolveModel(task, opts.model);
+    await unlessAborted(this.classIds(spec, opts), signal);
+    try {
+      await unlessAborted(this.acquire(spec), signal);
+    } catch (e) {
+      if (!signal?.aborted || this.slots.get(spec.id)?.loaded === true) throw e;
+      throw new ModelUnavailableError(spec.id, 'still loading when the time to answer ran out', {
+        cause: e,
+        retryAfterSeconds: READY_RETRY_AFTER_SECONDS,
+      });
+    }
+    return readThenRecognize(
+      (ref) => this.sources.readObject(ref, signal),
+      BULK_READS_AT_ONCE,
+      (bytes) => this.recognizeBatch(task, bytes, opts, signal),
+      refs,
       signal,
     );
   }

@@ -3,11 +3,18 @@ import { randomUUID } from 'node:crypto';
 import type { RecognitionService } from '../service/recognition-service';
 import { InternalError } from '../core/errors';
 import { createApiHandler } from './api-handler';
+import {
+  handleBulkBatch,
+  isBulkBatchEvent,
+  type BulkBatchAnswer,
+  type BulkBatchEvent,
+} from './bulk-batch-event';
 import { errorResponse, type ApiSettings } from './http/api';
 import { bodyBytes, type ApiRequest, type ApiResponse, type JsonBody } from './http/api-types';
 import { createTelemetry, type Telemetry } from './telemetry';
 
 export { createTelemetry, type Telemetry } from './telemetry';
+export type { BulkBatchAnswer, BulkBatchEvent } from './bulk-batch-event';
 
 /**
  * The event the older non-proxy deployments send: an API Gateway mapping template wraps the
@@ -95,21 +102,39 @@ function toMappingTemplateResult(res: ApiResponse): JsonBody {
     : res.body;
 }
 
+/** The handler: a bulk batch's answer for a bulk batch, an HTTP answer in the event's form otherwise. */
+export interface LambdaHandler {
+  // The HTTP form first: an untyped event (`any`) keeps the answer type it always had.
+  (event: HandlerEvent, context?: Partial<Context>): Promise<APIGatewayProxyResult | JsonBody>;
+  (event: BulkBatchEvent, context?: Partial<Context>): Promise<BulkBatchAnswer>;
+}
+
 /**
  * The Lambda handler around a service: API Gateway proxy events and the older mapping-template
- * events become a neutral request, and the answer goes back in the event's own form.
+ * events become a neutral request, and the answer goes back in the event's own form; a Step
+ * Functions Distributed Map batch (bulk-batch-event.ts) gets one result per S3 key, or throws when
+ * the whole batch cannot run.
  */
 export function createLambdaHandler(
   service: RecognitionService,
   config: ApiSettings,
   options: { ready?: Promise<unknown>; telemetry?: Telemetry } = {},
-) {
+): LambdaHandler {
   const telemetry = options.telemetry ?? createTelemetry();
   const api = createApiHandler(service, config, { ...options, telemetry });
   return async function handler(
-    event: HandlerEvent,
+    event: HandlerEvent | BulkBatchEvent,
     context?: Partial<Context>,
-  ): Promise<APIGatewayProxyResult | JsonBody> {
+  ): Promise<APIGatewayProxyResult | JsonBody | BulkBatchAnswer> {
+    if (isBulkBatchEvent(event)) {
+      return handleBulkBatch(service, event, {
+        requestId: context?.awsRequestId ?? randomUUID(),
+        ...deadlineOf(context),
+        timeoutMs: config.requestTimeoutMs,
+        maxItems: config.maxBatchImages,
+        telemetry,
+      });
+    }
     let req: ApiRequest;
     try {
       req = toApiRequest(event, context);
@@ -121,7 +146,5 @@ export function createLambdaHandler(
     }
     const response = await api(req);
     return isMappingTemplate(event) ? toMappingTemplateResult(response) : toProxyResult(response);
-  };
+  } as LambdaHandler;
 }
-
-export type LambdaHandler = ReturnType<typeof createLambdaHandler>;

@@ -96,8 +96,11 @@ function resultBody(result: RecognitionResult): JsonBody {
   return { statusCode: 200, label, task, model, ...rest };
 }
 
-/** A batch item: the image's answer, or its own error (the envelope carries the request id). */
-function batchItemBody(item: BatchItem, requestId: string): JsonBody {
+/**
+ * A batch item: the image's answer, or its own error (the envelope carries the request id). Also
+ * each line of the CLI's folder run (local/bulk), so a file's line reads as its batch item would.
+ */
+export function batchItemBody(item: BatchItem, requestId: string): JsonBody {
   if (item.ok) return resultBody(item.result);
   const { details, ...fields } = errorFields(item.error, requestId);
   return { ...fields, ...(details ? { details } : {}) };
