@@ -21,6 +21,8 @@ export const BINARY_MEDIA_TYPES = [
   'image/heic',
   'application/octet-stream',
   'multipart/form-data',
+  // curl --data-binary's default label: API Gateway must pass such a photo through as bytes.
+  'application/x-www-form-urlencoded',
 ] as const;
 
 /** The API's routes, from the one route table the function's router reads too. */

@@ -3,6 +3,11 @@
  * Gateway event shapes, on the real small models. Responses are checked against openapi.json.
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { loadConfig } from '../../lambda/src/adapters/config';
 import { createLambdaHandler, type LambdaHandler } from '../../lambda/src/transports/lambda-handler';
@@ -11,6 +16,7 @@ import { createService } from '../../lambda/src/service/create-service';
 import type { RecognitionService } from '../../lambda/src/service/recognition-service';
 import {
   animatedGif,
+  FIXTURE_IMAGES,
   MALAMUTE_FAMILY,
   photo,
   pngClaiming,
@@ -46,6 +52,25 @@ describe('POST /classifier', () => {
     expect(r.body!.predictions).toHaveLength(5);
     expect(r.body!.model).toBe('mobilenetv2-12-int8');
     expect(r.body!.image).toEqual({ width: 768, height: 576, format: 'jpeg' });
+  });
+
+  it('answers a photo and a JSON body sent by plain curl, which labels them application/x-www-form-urlencoded', async () => {
+    const curl = async (...args: string[]) => {
+      const { stdout } = await promisify(execFile)('curl', ['-sS', ...args, `${server.url}/classifier`]);
+      return JSON.parse(stdout) as Record<string, any>;
+    };
+    const raw = await post('/classifier', dog, jpeg);
+    const bytes = await curl('--data-binary', `@${path.join(FIXTURE_IMAGES, 'dog.jpg')}`);
+    expect(bytes.statusCode).toBe(200);
+    expect(bytes.predictions).toEqual(raw.body!.predictions);
+    const request = path.join(mkdtempSync(path.join(tmpdir(), 'curl-json-')), 'request.json');
+    writeFileSync(request, JSON.stringify({ image: dog.toString('base64'), topK: 2 }));
+    const json = await curl('-d', `@${request}`);
+    expect(json.statusCode).toBe(200);
+    expect(json.predictions).toEqual(raw.body!.predictions.slice(0, 2));
+    const form = await curl('-d', 'name=value');
+    expect(form).toMatchObject({ statusCode: 415, error: 'UNSUPPORTED_MEDIA_TYPE' });
+    expect(form.message).toContain("-H 'Content-Type: image/jpeg'");
   });
 
   it('gives the same answer for multipart, JSON base64, a data: URL and the mapping-template event', async () => {

@@ -1,5 +1,6 @@
 import { Busboy } from '@fastify/busboy';
 import { InvalidRequestError, PayloadTooLargeError, UnsupportedMediaTypeError } from '../../core/errors';
+import { sniffImageFormat } from '../../core/image-format';
 import type { ImageSource } from '../../core/image-source';
 
 export interface ImageRequest {
@@ -23,6 +24,11 @@ export interface BodyLimits {
 const SOURCE_KEYS = ['image', 's3', 'url'] as const;
 
 const IMAGE_TYPES = /^(image\/[\w.+-]+|application\/octet-stream)$/;
+/**
+ * What curl's --data-binary and -d call a body unless told otherwise (`curl --data-binary @dog.jpg
+ * URL`). No route takes a URL-encoded form, so such a body is read by its bytes: a photo, or JSON.
+ */
+const CURL_DEFAULT_TYPE = 'application/x-www-form-urlencoded';
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 export function mediaType(contentType: string | undefined): string {
@@ -273,12 +279,17 @@ export async function readImageRequest(
       'The request has no image: the body is empty. Send the photo bytes, a form or JSON.',
     );
   }
-  if (type === 'application/json' || (type === '' && body[0] === 0x7b) /* { */)
-    return parseJson(body, limits);
+  const untyped = type === '' || type === CURL_DEFAULT_TYPE;
+  if (type === 'application/json' || (untyped && body[0] === 0x7b) /* { */) return parseJson(body, limits);
   if (type === 'multipart/form-data') return parseMultipart(body, contentType ?? '', limits);
-  if (type === '' || IMAGE_TYPES.test(type)) {
+  if (type === '' || IMAGE_TYPES.test(type) || (type === CURL_DEFAULT_TYPE && sniffImageFormat(body))) {
     if (body.length > maxImageBytes) throw tooLarge(maxImageBytes);
     return { images: [{ kind: 'bytes', bytes: body }], batch: false, fields: {} };
+  }
+  if (type === CURL_DEFAULT_TYPE) {
+    throw new UnsupportedMediaTypeError(
+      `The body is labelled '${CURL_DEFAULT_TYPE}' (what curl --data-binary sends by default) but is neither an image nor JSON: send the photo's bytes, or add -H 'Content-Type: image/jpeg'.`,
+    );
   }
   throw new UnsupportedMediaTypeError(
     `Content-Type '${type}' is not supported: send image/* bytes, multipart/form-data or application/json.`,
