@@ -6,7 +6,7 @@ import { MISH_FORMS } from '../lib/mish-forms';
 import { kernelProfile, type KernelProfile } from '../lib/ort-profile';
 import { log } from '../lib/log';
 import { BENCH_CACHE, syntheticInput } from '../lib/models';
-import { createSession, feedsFor } from '../lib/ort-run';
+import { createSession, feedsFor, maxAbsDiff } from '../lib/ort-run';
 import { round, summarize, timed, type Summary } from '../lib/stats';
 
 export interface MishVariant {
@@ -48,20 +48,6 @@ export interface MishResult {
     createFromOrtOptimizedMs: number[];
     maxAbsDiff: number;
   };
-}
-
-function maxAbsDiff(
-  a: ort.InferenceSession.OnnxValueMapType,
-  b: ort.InferenceSession.OnnxValueMapType,
-): number {
-  let max = 0;
-  for (const [k, t] of Object.entries(a)) {
-    const x = t.data as Float32Array;
-    const y = b[k]?.data as Float32Array | undefined;
-    if (!y || y.length !== x.length) return Infinity;
-    for (let i = 0; i < x.length; i++) max = Math.max(max, Math.abs(x[i]! - y[i]!));
-  }
-  return max;
 }
 
 const INPUT_DIMS = [1, 416, 416, 3];

@@ -1,4 +1,4 @@
-import { App, Validations } from 'aws-cdk-lib';
+import { App } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import {
@@ -8,7 +8,14 @@ import {
   LAMBDA_SERVICE_ERRORS,
 } from '../../lib/bulk-jobs';
 import { bulkMaxConcurrency, deploymentOptionsFromContext } from '../../lib/options';
-import { CDK_JSON_CONTEXT, resourcesOf, synth, type Synthesized } from './synth';
+import {
+  CDK_JSON_CONTEXT,
+  resourcesOf,
+  synth,
+  type Synthesized,
+  PRIVATE_BUCKET,
+  nagAcknowledgements,
+} from './synth';
 
 jest.setTimeout(300_000);
 
@@ -313,18 +320,7 @@ describe('bulk=true: the state machine', () => {
 describe('bulk=true: the bucket', () => {
   test('is private (all public access blocked, bucket owner enforced, SSE-S3, TLS only), kept on destroy, and expires results/ after 30 days', () => {
     const [id, bucket] = bucketOf(bulk);
-    expect(bucket).toMatchObject({
-      PublicAccessBlockConfiguration: {
-        BlockPublicAcls: true,
-        BlockPublicPolicy: true,
-        IgnorePublicAcls: true,
-        RestrictPublicBuckets: true,
-      },
-      OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
-      BucketEncryption: {
-        ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
-      },
-    });
+    expect(bucket).toMatchObject(PRIVATE_BUCKET);
     expect(bucket.LifecycleConfiguration).toEqual({
       Rules: [
         { Id: 'ExpireResults', Prefix: 'results/', ExpirationInDays: 30, Status: 'Enabled' },
@@ -515,12 +511,6 @@ describe('bulk off (the default)', () => {
 });
 
 describe('cdk-nag (AwsSolutions) with bulk=true', () => {
-  const acknowledgements = (root: IConstruct) =>
-    root.node
-      .findAll()
-      .flatMap((c) => c.node.metadata.filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY))
-      .flatMap((m) => Object.entries(m.data as Record<string, string>));
-
   test.each([
     ['defaults', () => bulk.stack],
     ['tuned settings', () => tuned.stack],
@@ -535,7 +525,7 @@ describe('cdk-nag (AwsSolutions) with bulk=true', () => {
 
   test('acknowledges exactly the bulk wildcards (input/*, results/*, its own executions, the actions without resources), S1 only without access logs and SF2 only with tracing=false', () => {
     const bare = (root: IConstruct) =>
-      acknowledgements(root)
+      nagAcknowledgements(root)
         .map(([id, reason]) => [id.replace(/^annotation::/i, ''), reason] as const)
         .map(
           ([id, reason]) =>

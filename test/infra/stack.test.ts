@@ -1,4 +1,4 @@
-import { App, Validations } from 'aws-cdk-lib';
+import { App } from 'aws-cdk-lib';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
@@ -16,6 +16,7 @@ import {
   resourcesOf,
   synth,
   type Synthesized,
+  nagAcknowledgements,
 } from './synth';
 
 jest.setTimeout(300_000);
@@ -855,12 +856,6 @@ describe('CloudFront access logs (standard logging v2)', () => {
 });
 
 describe('cdk-nag (AwsSolutions)', () => {
-  const acknowledgements = (root: IConstruct) =>
-    root.node
-      .findAll()
-      .flatMap((c) => c.node.metadata.filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY))
-      .flatMap((m) => Object.entries(m.data as Record<string, string>));
-
   test.each([
     ['default', () => base.stack],
     ['all options', () => full.stack],
@@ -875,7 +870,7 @@ describe('cdk-nag (AwsSolutions)', () => {
 
   test('acknowledgements say what holds now: WAF opt-in only without it, access logs through logging v2', () => {
     const reasons = (root: IConstruct, id: string) =>
-      acknowledgements(root)
+      nagAcknowledgements(root)
         .filter(([rule]) => rule.replace(/^annotation::/i, '') === id)
         .map(([, reason]) => reason);
     expect(reasons(base.stack, 'AwsSolutions-CFR2')).toEqual([expect.stringMatching(/opt-in \(waf=true/)]);
@@ -885,7 +880,7 @@ describe('cdk-nag (AwsSolutions)', () => {
   });
 
   test('every acknowledgement carries a reason and uses the unprefixed rule id', () => {
-    const acks = [...acknowledgements(base.stack), ...acknowledgements(full.stack)];
+    const acks = [...nagAcknowledgements(base.stack), ...nagAcknowledgements(full.stack)];
     expect(acks.length).toBeGreaterThan(10);
     for (const [id, reason] of acks) {
       expect(id.replace(/^annotation::/i, '')).toMatch(/^AwsSolutions-[A-Z]+\d+(\[.+\])?$/);

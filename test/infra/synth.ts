@@ -1,6 +1,7 @@
 import { App, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import type { CloudAssembly } from 'aws-cdk-lib/cx-api';
+import type { IConstruct } from 'constructs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -90,3 +91,25 @@ export function listFiles(dir: string, prefix = ''): string[] {
 export function bytesOf(dir: string): number {
   return listFiles(dir).reduce((sum, f) => sum + statSync(path.join(dir, f)).size, 0);
 }
+
+/** The cdk-nag rules acknowledged anywhere under `root`, as [rule, reason] pairs. */
+export function nagAcknowledgements(root: IConstruct): [string, string][] {
+  return root.node
+    .findAll()
+    .flatMap((c) => c.node.metadata.filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY))
+    .flatMap((m) => Object.entries(m.data as Record<string, string>));
+}
+
+/** What a private bucket's template holds: all public access blocked, bucket owner enforced, SSE-S3. */
+export const PRIVATE_BUCKET = {
+  PublicAccessBlockConfiguration: {
+    BlockPublicAcls: true,
+    BlockPublicPolicy: true,
+    IgnorePublicAcls: true,
+    RestrictPublicBuckets: true,
+  },
+  OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
+  BucketEncryption: {
+    ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+  },
+};

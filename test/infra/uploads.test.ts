@@ -4,7 +4,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { S3UploadStore } from '../../lambda/src/adapters/s3-upload-store';
 import { PAGE_CONTENT_SECURITY_POLICY } from '../../lib/web-frontend';
 import { uploadBucketHost, uploadBucketName } from '../../lib/upload-bucket';
-import { resourcesOf, synth, type Synthesized } from './synth';
+import { resourcesOf, synth, type Synthesized, PRIVATE_BUCKET } from './synth';
 
 jest.setTimeout(300_000);
 
@@ -70,18 +70,7 @@ function pageCsp(s: Synthesized): unknown {
 describe('upload bucket', () => {
   test('is private: all public access blocked, bucket owner enforced, SSE-S3, TLS only', () => {
     const [id, bucket] = uploadBucket(base);
-    expect(bucket).toMatchObject({
-      PublicAccessBlockConfiguration: {
-        BlockPublicAcls: true,
-        BlockPublicPolicy: true,
-        IgnorePublicAcls: true,
-        RestrictPublicBuckets: true,
-      },
-      OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
-      BucketEncryption: {
-        ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
-      },
-    });
+    expect(bucket).toMatchObject(PRIVATE_BUCKET);
     const [[, policy]] = resourcesOf(base.template, 'AWS::S3::BucketPolicy').filter(
       ([, p]) => JSON.stringify(p.Bucket) === JSON.stringify({ Ref: id }),
     ) as [[string, { PolicyDocument: { Statement: Statement[] } }]];

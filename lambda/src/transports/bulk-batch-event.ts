@@ -12,6 +12,7 @@ import { parseOptions, type RecognitionOptions } from '../core/options';
 import type { BatchItem, RecognitionService } from '../service/recognition-service';
 import { batchItemBody } from './http/api';
 import type { Telemetry } from './telemetry';
+import { timeLimitSignal } from './time-limit';
 
 /**
  * A batch of a Step Functions Distributed Map over an S3 prefix: its S3 item reader lists the
@@ -240,18 +241,10 @@ function timeLimit(context: BulkBatchContext): { signal: AbortSignal; clear: () 
     0,
     context.deadlineMs === undefined ? context.timeoutMs : context.deadlineMs - Date.now(),
   );
-  const controller = new AbortController();
-  const error = new TimeoutError(`The batch could not finish in the ${Math.round(ms)} ms left to answer it.`);
-  if (ms === 0) controller.abort(error);
-  const timer = setTimeout(() => {
-    controller.abort(error);
-  }, ms);
-  return {
-    signal: controller.signal,
-    clear: () => {
-      clearTimeout(timer);
-    },
-  };
+  return timeLimitSignal(
+    ms,
+    new TimeoutError(`The batch could not finish in the ${Math.round(ms)} ms left to answer it.`),
+  );
 }
 
 /** Any failure as what the invocation throws. */

@@ -23,6 +23,7 @@ import openapi from './openapi.json';
 import { readImageRequest, readUploadRequest } from './request-body';
 import { matchRoute } from './routes';
 import { handleInferenceProtocol, v2ErrorResponse } from './v2/inference-protocol';
+import { timeLimitSignal } from '../time-limit';
 
 export interface ApiSettings {
   maxImageBytes: number;
@@ -119,23 +120,14 @@ export function normalisePath(path: string): string {
 function timeLimit(req: ApiRequest, settings: ApiSettings): { signal: AbortSignal; clear: () => void } {
   const left = req.deadlineMs === undefined ? Infinity : req.deadlineMs - Date.now();
   const ms = Math.max(0, Math.min(settings.requestTimeoutMs, left));
-  const controller = new AbortController();
-  const error = new TimeoutError(
-    ms < settings.requestTimeoutMs
-      ? `The request could not finish in the ${Math.round(ms)} ms left to answer it.`
-      : `The request took longer than ${ms} ms.`,
+  return timeLimitSignal(
+    ms,
+    new TimeoutError(
+      ms < settings.requestTimeoutMs
+        ? `The request could not finish in the ${Math.round(ms)} ms left to answer it.`
+        : `The request took longer than ${ms} ms.`,
+    ),
   );
-  // No time left at all: nothing starts (a timer, however short, would let the decode begin).
-  if (ms === 0) controller.abort(error);
-  const timer = setTimeout(() => {
-    controller.abort(error);
-  }, ms);
-  return {
-    signal: controller.signal,
-    clear: () => {
-      clearTimeout(timer);
-    },
-  };
 }
 
 /** Routes that answer at once, without waiting for the start-up model loads (probes, metadata). */
