@@ -22,9 +22,15 @@ export interface ApiResponse {
   headers: Record<string, string>;
   /** A JSON value, or bytes (format=image, the empty preflight answer). */
   body: JsonBody | Buffer;
+  /**
+   * The JSON body already serialised, when the API had to measure it (answers that may be large):
+   * transports send this text rather than serialising the body a second time.
+   */
+  serialized?: string;
 }
 
 /** The bytes a transport sends for a response body. */
 export function bodyBytes(response: ApiResponse): Buffer {
-  return Buffer.isBuffer(response.body) ? response.body : Buffer.from(JSON.stringify(response.body), 'utf8');
+  if (Buffer.isBuffer(response.body)) return response.body;
+  return Buffer.from(response.serialized ?? JSON.stringify(response.body), 'utf8');
 }

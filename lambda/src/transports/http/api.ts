@@ -187,8 +187,9 @@ async function waitForStartupLoads(
 /** A JSON answer over MAX_RESPONSE_BYTES (e.g. a detector's raw v2 outputs) is RESPONSE_TOO_LARGE. */
 function responseWithinLimit(response: ApiResponse, maxResponseBytes: number): ApiResponse {
   if (Buffer.isBuffer(response.body)) return response;
-  const size = Buffer.byteLength(JSON.stringify(response.body));
-  if (size <= maxResponseBytes) return response;
+  const serialized = JSON.stringify(response.body);
+  const size = Buffer.byteLength(serialized);
+  if (size <= maxResponseBytes) return { ...response, serialized };
   throw new ResponseTooLargeError(
     `The answer is ${size} bytes of JSON; answers are limited to ${maxResponseBytes} bytes. Ask for fewer outputs or send the photo (BYTES) instead of a tensor.`,
   );
