@@ -17,6 +17,7 @@ import {
   synth,
   type Synthesized,
   nagAcknowledgements,
+  NO_PUBLIC_ACCESS,
 } from './synth';
 
 jest.setTimeout(300_000);
@@ -397,15 +398,7 @@ describe('REST API', () => {
 
 describe('web page', () => {
   test('stores the page in a private, SSL-only, bucket-owner-enforced bucket', () => {
-    base.template.hasResourceProperties('AWS::S3::Bucket', {
-      PublicAccessBlockConfiguration: {
-        BlockPublicAcls: true,
-        BlockPublicPolicy: true,
-        IgnorePublicAcls: true,
-        RestrictPublicBuckets: true,
-      },
-      OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
-    });
+    base.template.hasResourceProperties('AWS::S3::Bucket', NO_PUBLIC_ACCESS);
     base.template.hasResourceProperties('AWS::S3::BucketPolicy', {
       PolicyDocument: {
         Statement: Match.arrayWith([

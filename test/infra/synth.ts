@@ -100,8 +100,8 @@ export function nagAcknowledgements(root: IConstruct): [string, string][] {
     .flatMap((m) => Object.entries(m.data as Record<string, string>));
 }
 
-/** What a private bucket's template holds: all public access blocked, bucket owner enforced, SSE-S3. */
-export const PRIVATE_BUCKET = {
+/** A bucket's template with all public access blocked and the bucket owner enforced. */
+export const NO_PUBLIC_ACCESS = {
   PublicAccessBlockConfiguration: {
     BlockPublicAcls: true,
     BlockPublicPolicy: true,
@@ -109,6 +109,11 @@ export const PRIVATE_BUCKET = {
     RestrictPublicBuckets: true,
   },
   OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
+};
+
+/** What a private bucket's template holds: no public access, bucket owner enforced, SSE-S3. */
+export const PRIVATE_BUCKET = {
+  ...NO_PUBLIC_ACCESS,
   BucketEncryption: {
     ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
   },

@@ -61,15 +61,9 @@ export interface LabelledBox {
   box: Box;
 }
 
-export interface DetectionPhoto {
+/** One photo's detection agreement: the same metrics as over all photos, with what they count. */
+export interface DetectionPhoto extends DetectionMetrics {
   name: string;
-  referenceBoxes: number;
-  candidateBoxes: number;
-  matched: number;
-  precision: number;
-  recall: number;
-  meanIoU: number | null;
-  meanScoreDrift: number | null;
   matches: { label: string; referenceScore: number; candidateScore: number; iou: number }[];
   /** Reference boxes the candidate did not find, and candidate boxes the reference did not have. */
   missed: LabelledBox[];
